@@ -1,0 +1,117 @@
+"""Where requests go and how they authenticate: the API root, the API token, OAuth 2.0."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import typing as t
+from urllib.parse import urlparse
+
+from singer_sdk.authenticators import APIKeyAuthenticator, OAuthAuthenticator
+
+DEFAULT_API_URL = "https://api.pipedrive.com"
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the setting, never a secret."""
+
+
+def root_url(config: t.Mapping[str, t.Any]) -> str:
+    """The API root: `api_url` when set, else `https://{company_domain}.pipedrive.com`."""
+    api_url = config.get("api_url") or DEFAULT_API_URL
+    if api_url == DEFAULT_API_URL and config.get("company_domain"):
+        api_url = f"https://{config['company_domain']}.pipedrive.com"
+    return t.cast("str", api_url).rstrip("/")
+
+
+def check_root_url(url: str, settings: str = "`api_url` / `company_domain`") -> None:
+    """Refuse to send credentials over plain HTTP, except to this machine (tests, emulator)."""
+    parsed = urlparse(url)
+    if parsed.scheme == "https" and parsed.hostname:
+        return
+    if parsed.scheme == "http" and parsed.hostname in _LOOPBACK_HOSTS:
+        return
+    msg = (
+        f"{url!r} (settings {settings}) must be an https:// URL "
+        "(plain http is allowed only for a loopback address)."
+    )
+    raise ConfigError(msg)
+
+
+def token_authenticator(api_token: str) -> APIKeyAuthenticator:
+    """Send the API token in the `x-api-token` header, never in the URL."""
+    return APIKeyAuthenticator(key="x-api-token", value=api_token, location="header")
+
+
+DEFAULT_OAUTH_URL = "https://oauth.pipedrive.com/oauth/token"
+#: Refresh this long before the access token expires, so no request carries a stale one.
+REFRESH_MARGIN_SECONDS = 60
+
+
+class PipedriveOAuthAuthenticator(OAuthAuthenticator):
+    """OAuth 2.0 with a refresh token: HTTP Basic client credentials, rotation, `api_domain`."""
+
+    def __init__(self, *, client_id: str, client_secret: str, refresh_token: str, url: str) -> None:
+        credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        super().__init__(
+            auth_endpoint=url,
+            client_id=client_id,
+            client_secret=client_secret,
+            oauth_headers={"Authorization": f"Basic {credentials}"},
+        )
+        self.refresh_token = refresh_token
+        self.api_domain: str | None = None
+        self._retried_token: str | None = None
+
+    @property
+    def oauth_request_body(self) -> dict[str, t.Any]:
+        """The refresh-token grant."""
+        return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
+
+    def is_token_valid(self) -> bool:
+        """Valid until a minute before it expires."""
+        if self.last_refreshed is None or self.access_token is None:
+            return False
+        if not self.expires_in:
+            return True
+        age = (datetime.datetime.now(datetime.timezone.utc) - self.last_refreshed).total_seconds()
+        return age < self.expires_in - REFRESH_MARGIN_SECONDS
+
+    def update_access_token(self) -> None:
+        """Exchange the refresh token; keep a rotated refresh token for the rest of the run."""
+        requested = datetime.datetime.now(datetime.timezone.utc)
+        response = self._session.post(
+            self.auth_endpoint,
+            headers=self._oauth_headers,
+            data=self.oauth_request_body,
+            timeout=60,
+        )
+        if response.status_code != 200:
+            msg = (
+                f"Pipedrive's OAuth server refused the refresh ({response.status_code}): check "
+                "the `client_id`, `client_secret` and `refresh_token` settings (a refresh token "
+                "expires after 60 days unused)."
+            )
+            raise OAuthError(msg)
+        body = response.json()
+        self.access_token = body["access_token"]
+        self.expires_in = int(body.get("expires_in") or 0) or None
+        self.last_refreshed = requested
+        self.api_domain = body.get("api_domain") or self.api_domain
+        rotated = body.get("refresh_token")
+        if rotated and rotated != self.refresh_token:
+            self.refresh_token = rotated
+            self.logger.info("Pipedrive rotated the OAuth refresh token; using the new one.")
+
+    def retry_after_401(self) -> bool:
+        """Whether to refresh and retry once after a 401 (not twice for the same token)."""
+        if self.access_token is None or self.access_token == self._retried_token:
+            return False
+        self._retried_token = self.access_token
+        self.last_refreshed = None
+        return True
+
+
+class OAuthError(ValueError):
+    """The OAuth server refused the credentials; the message names the settings."""

@@ -1,0 +1,465 @@
+"""Base streams shared by every Pipedrive stream: root URL, auth, envelopes, errors, paging."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import random
+import typing as t
+from urllib.parse import urlparse
+
+import msgspec
+from singer_sdk import RESTStream
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.pagination import BaseAPIPaginator
+
+from tap_pipedrive.auth import PipedriveOAuthAuthenticator
+from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
+from tap_pipedrive.ratelimit import budget_exhausted, retry_wait
+
+if t.TYPE_CHECKING:
+    import requests
+    from requests.auth import AuthBase
+    from singer_sdk.helpers.types import Context
+
+#: Pipedrive's maximum page size; a call costs the same tokens whatever its limit.
+PAGE_SIZE = 500
+
+_decode = msgspec.json.Decoder().decode
+
+
+class PipedriveAPIError(FatalAPIError):
+    """A non-retriable answer from Pipedrive, with its error message and no secrets."""
+
+
+class AuthenticationError(PipedriveAPIError):
+    """401: the credentials were refused. Fatal for the whole run."""
+
+
+class AccessDeniedError(PipedriveAPIError):
+    """402/403 in Pipedrive's JSON envelope: the plan or the user lacks this feature."""
+
+
+class BudgetExhaustedError(PipedriveAPIError):
+    """429 with the daily token budget at zero: stop cleanly, resume after the reset."""
+
+
+class NotFoundError(PipedriveAPIError):
+    """404/410: the entity is gone (e.g. a deal deleted while its children were read)."""
+
+
+def payload(response: requests.Response) -> t.Any:
+    """Return the decoded JSON body of a response, decoding it only once."""
+    cached = response.__dict__.get("_pipedrive_payload", response)
+    if cached is response:
+        try:
+            cached = _decode(response.content) if response.content else None
+        except msgspec.DecodeError:
+            cached = None
+        response.__dict__["_pipedrive_payload"] = cached
+    return cached
+
+
+def to_rfc3339(value: str | None) -> str | None:
+    """Normalize a Pipedrive timestamp to RFC 3339 UTC with whole seconds (`...T..:..:..Z`).
+
+    v2 answers `2024-01-02T03:04:05Z` (returned as is), v1 `2024-01-02 03:04:05` in UTC, leads
+    ISO with milliseconds; `0000-00-00 00:00:00` and empty values mean "no time".
+    """
+    if not value or value.startswith("0000"):
+        return None
+    if len(value) == 20 and value[10] == "T" and value[19] == "Z":
+        return value
+    if len(value) == 19 and value[10] == " ":
+        return f"{value[:10]}T{value[11:]}Z"
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "T"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return format_instant(parsed)
+
+
+def format_instant(moment: datetime.datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with whole seconds."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CursorPaginator(BaseAPIPaginator["str | None"]):
+    """v2 pagination: an opaque `cursor`, from `additional_data.next_cursor` (null at the end)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        """Return the next cursor, or None on the last page."""
+        return ((payload(response) or {}).get("additional_data") or {}).get("next_cursor")
+
+
+class OffsetPaginator(BaseAPIPaginator[int]):
+    """v1 pagination: `start`, from `additional_data.pagination.next_start`."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def get_next(self, response: requests.Response) -> int | None:
+        """Return the next offset, or None when the collection has no more items.
+
+        Most lists nest `{start, limit, more_items_in_collection, next_start}` under
+        `additional_data.pagination`; leads and deal flow put it in `additional_data` itself,
+        without `next_start`.
+        """
+        additional = (payload(response) or {}).get("additional_data") or {}
+        pagination = additional.get("pagination") or additional
+        if not pagination.get("more_items_in_collection"):
+            return None
+        next_start = pagination.get("next_start")
+        if next_start is None:
+            next_start = int(pagination.get("start") or 0) + int(pagination["limit"])
+        return int(next_start)
+
+
+class PipedriveStream(RESTStream[t.Any]):
+    """What every Pipedrive endpoint shares: root URL, auth, envelope, errors and timestamps."""
+
+    #: The documented record shape; custom-field columns are added from the field definitions.
+    base_schema: t.ClassVar[dict[str, t.Any]]
+    #: The stream serving this entity's field definitions, for entities with custom fields.
+    fields_stream: t.ClassVar[str | None] = None
+    #: Tokens one call costs (the spec's `x-token-cost`), for the budget accounting.
+    token_cost: t.ClassVar[int] = 20
+    #: Query parameters this endpoint always takes.
+    extra_params: t.ClassVar[dict[str, str]] = {}
+    #: Whether records outside [bookmark, frozen upper bound) are dropped (not for children,
+    #: whose window is their parents').
+    windowed: t.ClassVar[bool] = True
+    #: Where the records are in `data`, for endpoints that wrap them (`data.goals`).
+    records_key: t.ClassVar[str | None] = None
+    #: Whether custom values are nested under `custom_fields` (v2) or top-level keys (v1 leads).
+    custom_fields_nested: t.ClassVar[bool] = True
+    #: The endpoint's maximum `limit` (500 for almost all).
+    page_size: t.ClassVar[int] = PAGE_SIZE
+    #: Tokens a call to `{path}/archived` costs, for entities whose archive is a second list.
+    archived_token_cost: t.ClassVar[int | None] = None
+    #: Incremental streams read ascending by the replication key, so a bookmark can resume.
+    is_sorted = True
+
+    # A STATE message after every full page, so a killed run resumes from its last page.
+    STATE_MSG_FREQUENCY = PAGE_SIZE
+
+    #: First retry wait in seconds (doubling per try, capped) for faults without a named wait.
+    retry_base_seconds: t.ClassVar[float] = 1.0
+    retry_max_seconds: t.ClassVar[float] = 60.0
+    retry_max_tries: t.ClassVar[int] = 8
+
+    @property
+    def url_base(self) -> str:
+        """The API root (settings `api_url` or `company_domain`, or OAuth's `api_domain`)."""
+        return t.cast("str", self._tap.api_root)  # type: ignore[attr-defined]
+
+    @property
+    def authenticator(self) -> AuthBase:
+        """The authenticator the tap built once from its settings."""
+        return t.cast("AuthBase", self._tap.authenticator)  # type: ignore[attr-defined]
+
+    @property
+    def requests_session(self) -> requests.Session:
+        """The tap's one session: connections are reused and every response is throttled."""
+        return t.cast("requests.Session", self._tap.requests_session)  # type: ignore[attr-defined]
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        """Headers sent with every request (the token is added by the authenticator)."""
+        return {"Accept": "application/json", "User-Agent": self.user_agent}
+
+    @functools.cached_property
+    def user_agent(self) -> str:
+        """The `user_agent` setting, else `tap-pipedrive/<version>`."""
+        return self.config.get("user_agent") or f"tap-pipedrive/{self._tap.plugin_version}"
+
+    @functools.cached_property
+    def custom_fields(self) -> CustomFieldMapper | None:
+        """The entity's custom-field columns, from its field definitions (read once a run)."""
+        if not self.fields_stream:
+            return None
+        definitions = t.cast("DefinitionsStream", self._tap.streams[self.fields_stream]).definitions
+        fields = [f for row in definitions if (f := CustomField.from_definition(row))]
+        return CustomFieldMapper(
+            fields,
+            mode=self.config.get("custom_field_names", "key"),
+            labels=bool(self.config.get("option_labels")),
+            reserved=self.base_schema["properties"],
+        )
+
+    @functools.cached_property
+    def schema(self) -> dict[str, t.Any]:
+        """The documented shape plus this account's custom-field columns."""
+        if self.custom_fields is None:
+            return self.base_schema
+        properties = {**self.base_schema["properties"], **self.custom_fields.properties}
+        return {**self.base_schema, "properties": properties}
+
+    @functools.cached_property
+    def _datetime_fields(self) -> tuple[str, ...]:
+        """Top-level date-time columns, normalized to RFC 3339 UTC on the way out."""
+        return tuple(
+            name
+            for name, prop in self.schema["properties"].items()
+            if prop.get("format") == "date-time"
+        )
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """The live list and the archive (`{path}/archived`), each with its own bookmark."""
+        if self.archived_token_cost is None:
+            return None
+        return [{"is_archived": False}, {"is_archived": True}]
+
+    # Requests
+
+    def get_url(self, context: Context | None) -> str:
+        """The endpoint, or its archive for the archived partition."""
+        url = super().get_url(context)
+        return f"{url}/archived" if context and context.get("is_archived") else url
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        """Page size, the endpoint's fixed parameters and the incremental window."""
+        params: dict[str, t.Any] = {"limit": self.page_size, **self.extra_params}
+        if self.replication_key:
+            params.update(self.incremental_params(context))
+        return params
+
+    def incremental_params(self, context: Context | None) -> dict[str, str]:
+        """The server-side filter and sort of an incremental read (per API version)."""
+        return {}
+
+    def starting_bookmark(self, context: Context | None) -> str | None:
+        """The bookmark to resume from (state, else `start_date`), as RFC 3339 UTC."""
+        start = self.get_starting_timestamp(context)
+        return format_instant(start) if start else None
+
+    # Responses
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        """Yield the records of Pipedrive's `{success, data, additional_data}` envelope."""
+        data = payload(response)["data"]
+        if self.records_key and isinstance(data, dict):
+            data = data.get(self.records_key)
+        if isinstance(data, list):
+            yield from data
+        elif data:
+            yield data
+
+    def validate_response(self, response: requests.Response) -> None:
+        """Sort an answer into success, retriable fault, or fatal error with a clear message."""
+        status = response.status_code
+        if budget_exhausted(response):
+            msg = (
+                f"Pipedrive's daily token budget for this company is spent ({status} for "
+                f"{self._path_of(response)}). It refills at midnight in the company's time zone; "
+                "the state reached so far was emitted, and the next run resumes from it."
+            )
+            raise BudgetExhaustedError(msg)
+        if status == 429 or status >= 500:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status == 401:
+            authenticator = self.authenticator
+            if isinstance(authenticator, PipedriveOAuthAuthenticator) and (
+                authenticator.retry_after_401()
+            ):
+                msg = f"401 for {self._path_of(response)}: refreshing the OAuth token, once"
+                raise RetriableAPIError(msg, response)
+            msg = (
+                f"Pipedrive refused the credentials (401) for {self._path_of(response)}: "
+                "check the `api_token` setting (or the OAuth settings)."
+            )
+            raise AuthenticationError(msg)
+        if status in {402, 403} and payload(response) is not None:
+            raise AccessDeniedError(self.response_error_message(response))
+        if status in {404, 410}:
+            raise NotFoundError(self.response_error_message(response))
+        if status >= 400:
+            raise PipedriveAPIError(self.response_error_message(response))
+        body = payload(response)
+        if not isinstance(body, dict) or "data" not in body:
+            # Pipedrive has been seen to answer 200 with a `null` body: a transient fault.
+            msg = f"Pipedrive answered {status} with no JSON envelope for {self._path_of(response)}"
+            raise RetriableAPIError(msg, response)
+
+    def response_error_message(self, response: requests.Response) -> str:
+        """Status, path (never the query string) and Pipedrive's own `error`/`error_info`."""
+        body = payload(response)
+        if isinstance(body, dict):
+            detail = "; ".join(str(body[key]) for key in ("error", "error_info") if body.get(key))
+        elif "html" in response.headers.get("Content-Type", ""):
+            detail = "an HTML page instead of JSON: Pipedrive (or its firewall) blocked the client"
+        else:
+            detail = "no JSON body"
+        return (
+            f"Pipedrive answered {response.status_code} {response.reason} "
+            f"for {self._path_of(response)}: {detail or 'no error message'}"
+        )
+
+    @staticmethod
+    def _path_of(response: requests.Response) -> str:
+        return urlparse(response.url).path
+
+    # Retries
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """Wait as a 429's headers say; otherwise double from `retry_base_seconds`, capped."""
+        error = yield  # type: ignore[misc]  # primed by `backoff`, then sent each exception
+        for attempt in range(1_000):
+            response = getattr(error, "response", None)
+            named = retry_wait(response) if response is not None else None
+            wait = self.retry_base_seconds * 2**attempt if named is None else named
+            error = yield min(wait, self.retry_max_seconds)
+
+    def backoff_jitter(self, value: float) -> float:
+        """Up to 25% more, so parallel taps do not retry in step."""
+        return value * (1 + random.random() / 4)
+
+    def backoff_max_tries(self) -> int:
+        """Tries per request before the fault is fatal."""
+        return self.retry_max_tries
+
+    def calculate_sync_cost(
+        self,
+        request: requests.PreparedRequest,
+        response: requests.Response,
+        context: Context | None,
+    ) -> dict[str, int]:
+        """Count requests and the tokens they cost (the spec's `x-token-cost`)."""
+        cost = self.token_cost
+        if context and context.get("is_archived") and self.archived_token_cost is not None:
+            cost = self.archived_token_cost
+        return {"requests": 1, "tokens": cost}
+
+    # Records
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Read the window [bookmark, now) frozen at the start; skip a stream the plan lacks."""
+        if self.access_denied:
+            return
+        self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
+        self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
+        self._warn_of_new_custom_fields()
+        try:
+            yield from self.read(context)
+        except AccessDeniedError as error:
+            # A fact about the account (plan, permissions), not a reason to lose other streams.
+            self.access_denied = str(error)
+            self.logger.warning("Stream '%s' skipped: %s", self.name, error)
+        except Exception:
+            # Whatever stops the run, the progress reached so far is kept for the next one.
+            self._write_state_message()
+            raise
+
+    #: Why Pipedrive refused this stream in this run (402/403), if it did.
+    access_denied: str | None = None
+
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The records of one context: the endpoint's pages."""
+        return self.request_records(context)
+
+    def _warn_of_new_custom_fields(self) -> None:
+        """Name the custom fields created since the catalog was discovered (not emitted)."""
+        if self.custom_fields is None:
+            return
+        missing = sorted(self.custom_fields.columns - set(self.effective_schema["properties"]))
+        if missing:
+            self.logger.warning(
+                "Stream '%s': %d custom field column(s) exist in Pipedrive but not in the "
+                "catalog, so they are not emitted: %s. Run discovery again (`--discover`; "
+                "Meltano does this on every run unless a catalog is pinned) to include them.",
+                self.name,
+                len(missing),
+                ", ".join(missing),
+            )
+
+    def post_process(
+        self, row: dict[str, t.Any], context: Context | None = None
+    ) -> dict[str, t.Any] | None:
+        """Flatten custom fields, normalize timestamps, keep the records of the frozen window.
+
+        The window is also applied here because some endpoints filter only one side (products
+        has no `updated_until`, archived leads no `updated_since`, notes no `updated_until`).
+        """
+        if self.custom_fields is not None:
+            values = row.pop("custom_fields", None) if self.custom_fields_nested else dict(row)
+            self.custom_fields.flatten(row, values)
+        for name in self._datetime_fields:
+            value = row.get(name)
+            if value is not None:
+                row[name] = to_rfc3339(value)
+        if self.replication_key and self.windowed:
+            value = row.get(self.replication_key)
+            if value is not None and (
+                value >= self.upper_bound or (self.lower_bound and value < self.lower_bound)
+            ):
+                return None
+        return row
+
+
+class V2Stream(PipedriveStream):
+    """An `/api/v2` list: cursor pages, server-side `updated_since`/`updated_until` and sort."""
+
+    token_cost = 10
+    #: Whether the endpoint takes `updated_until` (products does not).
+    has_updated_until: t.ClassVar[bool] = True
+
+    def get_new_paginator(self) -> CursorPaginator:
+        """v2 cursor pagination."""
+        return CursorPaginator()
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        """Add the cursor of the next page."""
+        params = super().get_url_params(context, next_page_token)
+        if next_page_token:
+            params["cursor"] = next_page_token
+        return params
+
+    def incremental_params(self, context: Context | None) -> dict[str, str]:
+        """Ascending `update_time` from the bookmark (inclusive) to the frozen bound (exclusive)."""
+        params = {"sort_by": "update_time", "sort_direction": "asc"}
+        if self.lower_bound:
+            params["updated_since"] = self.lower_bound
+        if self.has_updated_until:
+            params["updated_until"] = self.upper_bound
+        return params
+
+
+class V1Stream(PipedriveStream):
+    """A `/v1` list: offset pages (`start`/`limit`), `updated_since` where the endpoint has it."""
+
+    def get_new_paginator(self) -> OffsetPaginator:
+        """v1 offset pagination."""
+        return OffsetPaginator()
+
+    def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
+        """Add the offset of the next page."""
+        params = super().get_url_params(context, next_page_token)
+        params["start"] = next_page_token or 0
+        return params
+
+    def incremental_params(self, context: Context | None) -> dict[str, str]:
+        """`updated_since` (inclusive; not on archives), ascending by the replication key."""
+        params = {"sort": f"{self.replication_key} ASC, id ASC"}
+        if self.lower_bound and not (context and context.get("is_archived")):
+            params["updated_since"] = self.lower_bound
+        return params
+
+
+class DefinitionsStream(PipedriveStream):
+    """Field definitions: read once a run, serving both this stream and the entity's schema."""
+
+    @functools.cached_property
+    def definitions(self) -> list[dict[str, t.Any]]:
+        """Every definition; none (with a warning) where the plan or the user lacks them."""
+        try:
+            return list(self.request_records(None))
+        except AccessDeniedError as error:
+            self.logger.warning("Stream '%s' skipped: %s", self.name, error)
+            return []
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The cached definitions."""
+        return iter(self.definitions)

@@ -1,0 +1,67 @@
+"""Pipedrive's rate limits: a burst window per token, and a daily token budget per company.
+
+Every response carries the burst window (`x-ratelimit-remaining`, `x-ratelimit-reset` seconds);
+the tap pauses before the window runs out instead of running into 429s. A 429 is retried after
+the wait the headers name (`Retry-After`, else `x-ratelimit-reset`). A 429 with the daily budget
+at zero (`x-daily-ratelimit-token-remaining: 0`) is not retried: the budget refills at midnight,
+so the run stops cleanly with its state, and the next scheduled run resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import typing as t
+
+if t.TYPE_CHECKING:
+    import requests
+
+logger = logging.getLogger("tap-pipedrive")
+
+#: Pause when the burst window has this many requests left or fewer.
+LOW_WATER = 1
+#: Never wait longer than this for a header-named reset (a burst window is 2 seconds).
+MAX_HEADER_WAIT = 60.0
+
+
+def _number(response: requests.Response, header: str) -> float | None:
+    value = response.headers.get(header)
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def budget_exhausted(response: requests.Response) -> bool:
+    """Whether a 429 means the company's daily token budget is spent (not a burst)."""
+    remaining = _number(response, "x-daily-ratelimit-token-remaining")
+    return response.status_code == 429 and remaining is not None and remaining <= 0
+
+
+def retry_wait(response: requests.Response) -> float | None:
+    """The wait a 429 names (`Retry-After`, else the burst window's reset), bounded."""
+    for header in ("retry-after", "x-ratelimit-reset"):
+        seconds = _number(response, header)
+        if seconds is not None:
+            return min(max(seconds, 0.0), MAX_HEADER_WAIT)
+    return None
+
+
+class BurstThrottle:
+    """Pauses after a response that leaves the burst window nearly exhausted."""
+
+    def __init__(self, sleep: t.Callable[[float], None] = time.sleep) -> None:
+        self._sleep = sleep
+        self.pauses = 0
+        self.paused_seconds = 0.0
+
+    def __call__(self, response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
+        """A `requests` response hook."""
+        remaining = _number(response, "x-ratelimit-remaining")
+        if remaining is None or remaining > LOW_WATER or response.status_code == 429:
+            return
+        wait = min(_number(response, "x-ratelimit-reset") or 1.0, MAX_HEADER_WAIT)
+        logger.info("Burst window nearly used (%d left): pausing %.1fs", remaining, wait)
+        self.pauses += 1
+        self.paused_seconds += wait
+        self._sleep(wait)

@@ -1,0 +1,87 @@
+"""Every stream the tap offers, grouped by module; `STREAM_TYPES` is the tap's stream list."""
+
+from __future__ import annotations
+
+from tap_pipedrive.streams.account import (
+    ActivityTypesStream,
+    CurrencyStream,
+    FiltersStream,
+    GoalsStream,
+    LeadLabelsStream,
+    LeadSourcesStream,
+    PermissionSetsStream,
+    RolesStream,
+    UsersStream,
+)
+from tap_pipedrive.streams.crm import (
+    ActivitiesStream,
+    CallLogsStream,
+    FilesStream,
+    LeadsStream,
+    NotesStream,
+    OrganizationsStream,
+    PersonsStream,
+    ProductsStream,
+)
+from tap_pipedrive.streams.deals import (
+    DealFlowStream,
+    DealInstallmentsStream,
+    DealProductsStream,
+    DealsStream,
+)
+from tap_pipedrive.streams.fields import (
+    ActivityFieldsStream,
+    DealFieldsStream,
+    LeadFieldsStream,
+    NoteFieldsStream,
+    OrganizationFieldsStream,
+    PersonFieldsStream,
+    ProductFieldsStream,
+    ProjectFieldsStream,
+)
+from tap_pipedrive.streams.pipelines import PipelinesStream, StagesStream
+from tap_pipedrive.streams.projects import ProjectsStream, TasksStream
+
+STREAM_TYPES = (
+    # deals and what hangs off them
+    DealsStream,
+    DealProductsStream,
+    DealInstallmentsStream,
+    DealFlowStream,
+    # CRM entities
+    PersonsStream,
+    OrganizationsStream,
+    ActivitiesStream,
+    ProductsStream,
+    NotesStream,
+    LeadsStream,
+    FilesStream,
+    CallLogsStream,
+    # pipelines
+    PipelinesStream,
+    StagesStream,
+    # projects
+    ProjectsStream,
+    TasksStream,
+    # the account
+    UsersStream,
+    RolesStream,
+    PermissionSetsStream,
+    CurrencyStream,
+    ActivityTypesStream,
+    FiltersStream,
+    LeadLabelsStream,
+    LeadSourcesStream,
+    GoalsStream,
+    # field definitions
+    DealFieldsStream,
+    PersonFieldsStream,
+    OrganizationFieldsStream,
+    ProductFieldsStream,
+    ActivityFieldsStream,
+    ProjectFieldsStream,
+    NoteFieldsStream,
+    LeadFieldsStream,
+)
+
+__all__ = ["STREAM_TYPES"]

@@ -1,0 +1,37 @@
+"""Fixtures: a local Pipedrive emulator and a tap config that points at it."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tests.emulator import Emulator
+
+TOKEN = "emulator-token-3f9a"
+
+
+@pytest.fixture(scope="session")
+def emulator() -> t.Iterator[Emulator]:
+    """A shared, read-only emulator: tests that change data start their own."""
+    with Emulator(seed=7, scale=1200, api_token=TOKEN) as emu:
+        yield emu
+
+
+@pytest.fixture
+def fresh_emulator() -> t.Iterator[Emulator]:
+    """An emulator a test may change (touch, add, delete, inject faults)."""
+    with Emulator(seed=11, scale=1200, api_token=TOKEN) as emu:
+        yield emu
+
+
+def config_for(emu: Emulator, **extra: t.Any) -> dict[str, t.Any]:
+    """A tap config pointing at an emulator."""
+    return {"api_token": TOKEN, "api_url": emu.url, **extra}
+
+
+@pytest.fixture
+def config(emulator: Emulator) -> dict[str, t.Any]:
+    """Config for the shared emulator."""
+    emulator.clear_log()
+    return config_for(emulator)

@@ -1,0 +1,106 @@
+"""Run the tap the way a target sees it and collect its Singer messages."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import io
+import json
+import subprocess
+import sys
+import typing as t
+
+from tap_pipedrive.tap import TapPipedrive
+
+
+@dataclasses.dataclass
+class SyncResult:
+    """The Singer messages of one run, by kind."""
+
+    messages: list[dict[str, t.Any]]
+
+    def records(self, stream: str) -> list[dict[str, t.Any]]:
+        """The records of one stream, in order."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def ids(self, stream: str, key: str = "id") -> set[t.Any]:
+        """The set of primary keys a stream emitted."""
+        return {record[key] for record in self.records(stream)}
+
+    def streams(self) -> set[str]:
+        """The streams that emitted at least one record."""
+        return {m["stream"] for m in self.messages if m["type"] == "RECORD"}
+
+    def schema(self, stream: str) -> dict[str, t.Any]:
+        """The last SCHEMA message of a stream."""
+        return next(
+            m for m in reversed(self.messages) if m["type"] == "SCHEMA" and m["stream"] == stream
+        )
+
+    @property
+    def states(self) -> list[dict[str, t.Any]]:
+        """Every STATE value, in order."""
+        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+
+    @property
+    def final_state(self) -> dict[str, t.Any]:
+        """The last STATE value."""
+        return self.states[-1]
+
+
+def parse_messages(stdout: bytes | str) -> list[dict[str, t.Any]]:
+    """Parse Singer JSON lines."""
+    text = stdout.decode() if isinstance(stdout, bytes) else stdout
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def sync(
+    config: dict[str, t.Any],
+    *,
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+    streams: t.Iterable[str] | None = None,
+) -> SyncResult:
+    """Sync in this process; `streams` selects just those (by name) when given."""
+    if streams is not None:
+        catalog = select(discover(config), streams)
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with contextlib.redirect_stdout(out):
+        # Copies: the SDK keeps (and updates) the state it is given.
+        tap = TapPipedrive(
+            config=config, state=copy.deepcopy(state), catalog=copy.deepcopy(catalog)
+        )
+        tap.sync_all()
+        out.flush()
+    return SyncResult(parse_messages(out.buffer.getvalue()))  # type: ignore[attr-defined]
+
+
+def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The catalog `--discover` would print."""
+    return TapPipedrive(config=config).catalog_dict
+
+
+def select(catalog: dict[str, t.Any], streams: t.Iterable[str]) -> dict[str, t.Any]:
+    """Select exactly these streams (all their properties) in a catalog, deselect the rest."""
+    wanted = set(streams)
+    for entry in catalog["streams"]:
+        for item in entry["metadata"]:
+            if item["breadcrumb"] == []:
+                item["metadata"]["selected"] = entry["tap_stream_id"] in wanted
+    return catalog
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the `tap-pipedrive` command line as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "tap_pipedrive.tap", *args],
+        capture_output=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

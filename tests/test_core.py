@@ -1,0 +1,21 @@
+"""The Singer SDK's standard tap and stream tests, against the local emulator."""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_pipedrive.tap import TapPipedrive
+from tests.conftest import TOKEN
+from tests.emulator import Emulator
+
+# The standard suite is built at import time, so its emulator starts with the module.
+_EMULATOR = Emulator(seed=3, scale=600, api_token=TOKEN).start()
+atexit.register(_EMULATOR.stop)
+
+TestTapPipedrive = get_tap_test_class(
+    tap_class=TapPipedrive,
+    config={"api_token": TOKEN, "api_url": _EMULATOR.url, "start_date": "2023-01-01T00:00:00Z"},
+    suite_config=SuiteConfig(max_records_limit=None),
+)

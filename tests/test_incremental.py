@@ -1,0 +1,183 @@
+"""Incremental replication never loses a record: boundaries, runs in flight, kills, old states."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import TOKEN, config_for
+from tests.emulator import Emulator
+from tests.singer_run import discover, parse_messages, select, sync
+
+UTC = datetime.timezone.utc
+# Stream -> emulator entity, for the plain incremental lists.
+INCREMENTAL = {"persons": "persons", "organizations": "organizations", "notes": "notes"}
+
+
+def a_moment_ago(seconds: int = 5) -> datetime.datetime:
+    """A past second: a record updated in the very second a read starts belongs to the next."""
+    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=seconds)
+
+
+def bookmark(state: dict, stream: str) -> str:
+    return state["bookmarks"][stream]["replication_key_value"]
+
+
+@pytest.mark.parametrize("stream", sorted(INCREMENTAL))
+def test_records_sharing_the_bookmark_second_are_read_again_not_lost(fresh_emulator, stream):
+    entity = INCREMENTAL[stream]
+    first = sync(config_for(fresh_emulator), streams=[stream])
+    # Two more records land in the bookmark's very second after the run.
+    moment = datetime.datetime.fromisoformat(
+        bookmark(first.final_state, stream).replace("Z", "+00:00")
+    )
+    late = set(sorted(fresh_emulator.ids(entity))[:2])
+    fresh_emulator.touch(entity, late, when=moment)
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[stream])
+    same_second = {
+        r["id"]
+        for r in first.records(stream)
+        if r["update_time"] == bookmark(first.final_state, stream)
+    }
+    assert second.ids(stream) == same_second | late
+
+
+def test_a_shared_second_straddling_a_page_boundary_is_emitted_whole(emulator):
+    result = sync(config_for(emulator), streams=["persons"])
+    records = result.records("persons")
+    # The emulator plants a cluster of one second across positions 490-520 of the sorted list.
+    boundary = records[499]["update_time"]
+    assert records[500]["update_time"] == boundary
+    cluster = {r["id"] for r in records if r["update_time"] == boundary}
+    expected = {r["id"] for r in emulator.records("persons") if r["update_time"] == boundary}
+    assert cluster == expected
+    assert len(cluster) > 2
+
+
+def test_records_updated_during_a_run_are_left_to_the_next_run(fresh_emulator):
+    ids = sorted(fresh_emulator.ids("persons"))
+    moved = {ids[0], ids[-1]}
+    touched_at = []
+
+    def update_after_the_first_page(entry):
+        if entry.path == "/api/v2/persons" and "cursor" not in entry.query:
+            fresh_emulator.on_request(None)
+            fresh_emulator.touch("persons", moved)  # now: past this read's frozen upper bound
+            touched_at.append(datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+    fresh_emulator.on_request(update_after_the_first_page)
+    first = sync(config_for(fresh_emulator), streams=["persons"])
+    assert touched_at
+    assert all(r["update_time"] < touched_at[0] for r in first.records("persons"))
+    time.sleep(1.1)  # the next run's upper bound (whole seconds) must pass the update's second
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=["persons"])
+    assert moved <= second.ids("persons")
+    assert first.ids("persons") | second.ids("persons") == fresh_emulator.ids("persons")
+
+
+def test_upper_bound_is_frozen_at_the_start_of_the_read(fresh_emulator):
+    sync(config_for(fresh_emulator), streams=["persons"])
+    pages = [r for r in fresh_emulator.requests if r.path == "/api/v2/persons"]
+    assert len(pages) > 1
+    assert len({r.query["updated_until"] for r in pages}) == 1
+
+
+def test_a_state_message_follows_every_page(fresh_emulator):
+    result = sync(config_for(fresh_emulator), streams=["persons"])
+    pages = [r for r in fresh_emulator.requests if r.path == "/api/v2/persons"]
+    records_seen = 0
+    states_after_records = 0
+    for message in result.messages:
+        if message["type"] == "RECORD":
+            records_seen += 1
+        elif message["type"] == "STATE" and records_seen:
+            states_after_records += 1
+            records_seen = 0
+    assert states_after_records >= len(pages)
+
+
+def test_start_date_applies_only_without_a_bookmark(emulator):
+    start = "2026-01-01T00:00:00Z"
+    first = sync(config_for(emulator, start_date=start), streams=["persons"])
+    assert min(r["update_time"] for r in first.records("persons")) >= start
+    expected = {r["id"] for r in emulator.records("persons") if r["update_time"] >= start}
+    assert first.ids("persons") == expected
+    later_start = "2020-01-01T00:00:00Z"  # a later run with an earlier start_date keeps the state
+    second = sync(
+        config_for(emulator, start_date=later_start), state=first.final_state, streams=["persons"]
+    )
+    assert min(r["update_time"] for r in second.records("persons")) == bookmark(
+        first.final_state, "persons"
+    )
+
+
+@pytest.mark.parametrize(
+    "old_value",
+    [
+        "2026-03-01T10:00:00+00:00",
+        "2026-03-01 10:00:00",
+        "2026-03-01T10:00:00.000Z",
+        "2026-03-01T12:00:00+02:00",
+    ],
+)
+def test_a_state_written_in_another_timestamp_format_still_works(emulator, old_value):
+    state = {
+        "bookmarks": {
+            "persons": {"replication_key": "update_time", "replication_key_value": old_value}
+        }
+    }
+    result = sync(config_for(emulator), state=state, streams=["persons"])
+    expected = {
+        r["id"] for r in emulator.records("persons") if r["update_time"] >= "2026-03-01T10:00:00Z"
+    }
+    assert result.ids("persons") == expected
+    assert bookmark(result.final_state, "persons").endswith("Z")
+
+
+def run_until_killed(config_path, catalog_path, state_path, kill_after_states: int):
+    """Run the tap as a process and SIGKILL it after it wrote that many STATE messages."""
+    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
+            "--catalog", str(catalog_path)]  # fmt: skip
+    if state_path is not None:
+        args += ["--state", str(state_path)]
+    lines, states = [], 0
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if json.loads(line)["type"] == "STATE":
+                states += 1
+                if states == kill_after_states:
+                    process.send_signal(signal.SIGKILL)
+                    break
+        process.kill()
+    return parse_messages(b"".join(lines))
+
+
+@pytest.mark.parametrize("stream", ["persons", "notes"])
+def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
+    with Emulator(seed=5, scale=2400, api_token=TOKEN) as emu:
+        entity = INCREMENTAL[stream]
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config_for(emu)))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(select(discover(config_for(emu)), [stream])))
+        full = sync(config_for(emu), catalog=json.loads(catalog_path.read_text()))
+        pages = len([r for r in emu.requests if r.path.endswith(f"/{stream}")])
+        assert pages >= 3
+        for kill_point in range(2, pages + 1):  # the first STATE comes before any record
+            messages = run_until_killed(config_path, catalog_path, None, kill_point)
+            seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+            state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+            state_path = tmp_path / "state.json"
+            state_path.write_text(json.dumps(state))
+            resumed = sync(
+                config_for(emu), state=state, catalog=json.loads(catalog_path.read_text())
+            )
+            assert seen | resumed.ids(stream) == full.ids(stream) == emu.ids(entity), kill_point
