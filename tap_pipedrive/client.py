@@ -149,6 +149,13 @@ class PipedriveStream(RESTStream[t.Any]):
     retry_base_seconds: t.ClassVar[float] = 1.0
     retry_max_seconds: t.ClassVar[float] = 60.0
     retry_max_tries: t.ClassVar[int] = 8
+    #: Seconds to wait for an answer before the request counts as failed (and is retried).
+    request_timeout: t.ClassVar[float] = 120.0
+
+    @property
+    def timeout(self) -> float:  # type: ignore[override]
+        """Seconds to wait for an answer."""
+        return self.request_timeout
 
     @property
     def url_base(self) -> str:
@@ -332,6 +339,24 @@ class PipedriveStream(RESTStream[t.Any]):
         if context and context.get("is_archived") and self.archived_token_cost is not None:
             cost = self.archived_token_cost
         return {"requests": 1, "tokens": cost}
+
+    def log_sync_costs(self) -> None:
+        """Log this stream's requests and tokens; the last stream also logs the run's total."""
+        if self._sync_costs:
+            self.logger.info(
+                "Stream '%s' spent %d tokens in %d requests",
+                self.name,
+                self._sync_costs["tokens"],
+                self._sync_costs["requests"],
+            )
+        streams = list(self._tap.streams.values())
+        if self is streams[-1]:
+            costs = [stream._sync_costs for stream in streams if stream._sync_costs]
+            self.logger.info(
+                "Run spent %d tokens in %d requests",
+                sum(cost["tokens"] for cost in costs),
+                sum(cost["requests"] for cost in costs),
+            )
 
     # Records
 

@@ -43,6 +43,7 @@ class OAuthServer:
         self._lock = threading.Lock()
         self._refresh_tokens = {refresh_token}
         self._access: dict[str, float] = {}
+        self._issued = [refresh_token]
         self._serial = itertools.count(1)
 
     def token(self, headers: dict[str, str], body: bytes, api_domain: str) -> tuple[int, Any]:
@@ -63,6 +64,7 @@ class OAuthServer:
             if self.rotate:
                 refresh = f"rt-{serial}-{secrets.token_hex(12)}"
                 self._refresh_tokens = {refresh}
+            self._issued += [access, refresh]
         return 200, {
             "access_token": access,
             "token_type": "Bearer",
@@ -71,6 +73,11 @@ class OAuthServer:
             "scope": SCOPES,
             "api_domain": api_domain,
         }
+
+    def issued(self) -> list[str]:
+        """Every access and refresh token this server has known: what must never leak."""
+        with self._lock:
+            return list(self._issued)
 
     def valid(self, access_token: str) -> bool:
         """Tell whether an access token was issued here and has not expired."""

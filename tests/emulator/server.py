@@ -375,6 +375,12 @@ class Emulator:
         with self._limits_lock:
             self._budget.spent = 0
 
+    def issued_secrets(self) -> list[str]:
+        """Every OAuth access and refresh token issued so far (for leak tests)."""
+        if self.oauth is None:
+            raise RuntimeError("OAuth is not enabled")
+        return self.oauth.issued()
+
     def expire_access_tokens(self) -> None:
         """Make every OAuth access token issued so far answer 401."""
         if self.oauth is None:

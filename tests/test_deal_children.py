@@ -1,0 +1,128 @@
+"""Deal products, installments and flow follow the deals updated since their own watermark."""
+
+from __future__ import annotations
+
+import datetime
+import math
+
+import pytest
+
+from tap_pipedrive.client import PipedriveStream
+from tests.conftest import config_for
+from tests.singer_run import sync
+
+CHILDREN = ["deal_products", "deal_installments", "dealflow"]
+FLOW = "/v1/deals/{}/flow"
+
+
+def live_deals(emulator) -> list[dict]:
+    return [d for d in emulator.records("deals") if not d["is_deleted"] and not d["is_archived"]]
+
+
+def archived_deals(emulator) -> list[dict]:
+    return [d for d in emulator.records("deals") if d["is_archived"] and not d["is_deleted"]]
+
+
+def flow_ids(emulator, deal_ids) -> set[str]:
+    return {f"{item['object']}:{item['data']['id']}" for d in deal_ids for item in emulator.flow(d)}
+
+
+def flow_requests(emulator) -> list[int]:
+    return [
+        int(r.path.split("/")[3])
+        for r in emulator.requests
+        if r.path.startswith("/v1/deals/") and r.path.endswith("/flow")
+    ]
+
+
+@pytest.fixture(scope="module")
+def children_sync(emulator):
+    emulator.clear_log()
+    return sync(config_for(emulator), streams=["deals", *CHILDREN])
+
+
+def test_deal_products_take_one_call_per_100_deals(children_sync, emulator):
+    calls = [r for r in emulator.requests if r.path == "/api/v2/deals/products"]
+    expected = math.ceil(len(live_deals(emulator)) / 100)
+    expected += math.ceil(len(archived_deals(emulator)) / 100)
+    assert len(calls) == expected
+    assert all(len(r.query["deal_ids"].split(",")) <= 100 for r in calls)
+
+
+def test_the_deals_list_is_read_once_for_all_child_streams(children_sync, emulator):
+    pages = [r for r in emulator.requests if r.path == "/api/v2/deals"]
+    listed = len([d for d in emulator.records("deals") if not d["is_archived"]])
+    assert len(pages) == math.ceil(listed / 500)
+    assert len([r for r in emulator.requests if r.path == "/api/v2/deals/archived"]) == 1
+
+
+def test_dealflow_holds_every_item_of_every_deal_not_deleted(children_sync, emulator):
+    deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
+    assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
+    assert sorted(flow_requests(emulator)) == sorted(deals)
+
+
+def test_a_deal_change_becomes_typed_columns(children_sync):
+    change = next(r for r in children_sync.records("dealflow") if r["object"] == "dealChange")
+    assert change["id"] == f"dealChange:{change['id'].split(':')[1]}"
+    assert change["item_id"] == change["deal_id"]
+    assert change["log_time"].endswith("Z")
+    assert change["field_key"]
+    assert change["old_value"] is None or isinstance(change["old_value"], str)
+
+
+def test_deal_products_and_installments_are_those_of_the_deals(children_sync, emulator):
+    deals = {d["id"] for d in live_deals(emulator) + archived_deals(emulator)}
+    for stream in ("deal_products", "deal_installments"):
+        expected = {r["id"] for r in emulator.records(stream) if r["deal_id"] in deals}
+        assert children_sync.ids(stream) == expected, stream
+
+
+def test_an_incremental_run_reads_flows_only_of_the_deals_updated_since(fresh_emulator):
+    first = sync(config_for(fresh_emulator), streams=["deals", *CHILDREN])
+    updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    fresh_emulator.touch("deals", updated, when=moment)
+    fresh_emulator.clear_log()
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deals", *CHILDREN])
+    # The updated deals, plus the ones sharing the previous bookmark's second (at-least-once).
+    emitted_deals = second.ids("deals")
+    assert set(updated) <= emitted_deals
+    live = {d["id"]: d for d in fresh_emulator.records("deals")}
+    expected_flows = {d for d in emitted_deals if not live[d]["is_deleted"]}
+    assert set(flow_requests(fresh_emulator)) == expected_flows
+    assert len(expected_flows) < 40
+    assert flow_ids(fresh_emulator, updated) <= second.ids("dealflow")
+
+
+def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator):
+    first = sync(config_for(fresh_emulator), streams=["deal_products"])
+    assert "deals" not in first.streams()
+    product = fresh_emulator.records("deal_products")[0]
+    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    fresh_emulator.touch("deals", [product["deal_id"]], when=moment)
+    fresh_emulator.clear_log()
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deal_products"])
+    assert product["id"] in second.ids("deal_products")
+    calls = [r for r in fresh_emulator.requests if r.path == "/api/v2/deals/products"]
+    # One call per deals list (live, archived): the updated deal and each bookmark's second.
+    assert len(calls) == 2
+    assert str(product["deal_id"]) in calls[0].query["deal_ids"].split(",")
+    assert len(calls[0].query["deal_ids"].split(",")) < 40
+
+
+def test_a_null_flow_body_is_retried(fresh_emulator, monkeypatch):
+    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    clean = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    deal = sorted(d["id"] for d in live_deals(fresh_emulator))[0]
+    fresh_emulator.inject(FLOW.format(deal), "null_body", times=2)
+    faulty = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    assert faulty.ids("dealflow") == clean.ids("dealflow")
+
+
+def test_a_deal_deleted_during_the_run_is_skipped(fresh_emulator):
+    deals = sorted(d["id"] for d in live_deals(fresh_emulator))
+    fresh_emulator.inject(FLOW.format(deals[3]), "not_found")
+    result = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    others = [d for d in deals + [d["id"] for d in archived_deals(fresh_emulator)] if d != deals[3]]
+    assert result.ids("dealflow") == flow_ids(fresh_emulator, others)
