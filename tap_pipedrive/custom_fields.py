@@ -200,7 +200,11 @@ class CustomFieldMapper:
             if len(columns) == 1 and columns[0][0] is None:
                 record[columns[0][1]] = value
                 continue
-            parts = value if isinstance(value, dict) else {}
+            if isinstance(value, dict):
+                parts = value
+            else:  # v1 (leads) splits objects into `<code>` and `<code>_<part>` keys
+                parts = {part: values.get(f"{code}_{part}") for part, _ in columns}
+                parts["value"] = value
             for part, column in columns:
                 record[column] = parts.get(t.cast("str", part))
 
