@@ -15,6 +15,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
+from tap_pipedrive.progress import Progress
 from tap_pipedrive.ratelimit import budget_exhausted, retry_wait
 
 if t.TYPE_CHECKING:
@@ -338,17 +339,18 @@ class PipedriveStream(RESTStream[t.Any]):
         cost = self.token_cost
         if context and context.get("is_archived") and self.archived_token_cost is not None:
             cost = self.archived_token_cost
+        self.progress.request(cost)
         return {"requests": 1, "tokens": cost}
 
+    @functools.cached_property
+    def progress(self) -> Progress:
+        """Records, requests and tokens of this stream so far in the run."""
+        return Progress(self.name, self.logger)
+
     def log_sync_costs(self) -> None:
-        """Log this stream's requests and tokens; the last stream also logs the run's total."""
+        """Log this stream's summary; the last stream also logs the run's total."""
         if self._sync_costs:
-            self.logger.info(
-                "Stream '%s' spent %d tokens in %d requests",
-                self.name,
-                self._sync_costs["tokens"],
-                self._sync_costs["requests"],
-            )
+            self.progress.log("done")
         streams = list(self._tap.streams.values())
         if self is streams[-1]:
             costs = [stream._sync_costs for stream in streams if stream._sync_costs]
@@ -421,6 +423,7 @@ class PipedriveStream(RESTStream[t.Any]):
                 value >= self.upper_bound or (self.lower_bound and value < self.lower_bound)
             ):
                 return None
+        self.progress.records += 1
         return row
 
 

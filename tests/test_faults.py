@@ -246,13 +246,10 @@ def test_tokens_spent_are_logged_per_stream_and_in_total(tmp_path, emulator):
         for path in (PERSONS, "/v1/notes")
     }
     requests = {path: len([r for r in emulator.requests if r.path == path]) for path in spent}
-    assert (
-        f"Stream 'persons' spent {spent[PERSONS]} tokens in {requests[PERSONS]} requests" in stderr
-    )
-    assert (
-        f"Stream 'notes' spent {spent['/v1/notes']} tokens in {requests['/v1/notes']} requests"
-        in stderr
-    )
+    for stream, path in (("persons", PERSONS), ("notes", "/v1/notes")):
+        records = len(emulator.all_ids(stream))
+        summary = f"{records} records, {requests[path]} requests, {spent[path]} tokens"
+        assert f"Stream '{stream}' done: {summary}" in stderr
     assert (
         f"Run spent {emulator.tokens_spent} tokens in {len(emulator.requests)} requests" in stderr
     )
