@@ -869,6 +869,11 @@ PROJECTS = th.PropertiesList(
     th.Property("update_time", th.DateTimeType),
     th.Property("status_change_time", th.DateTimeType),
     th.Property("archive_time", th.DateTimeType, description="Null unless archived"),
+    th.Property(
+        "is_archived",
+        th.BooleanType,
+        description="Set by the tap: whether the project came from /projects/archived",
+    ),
 ).to_dict()
 
 TASKS = th.PropertiesList(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 
 import pytest
 
 from tap_pipedrive.streams import STREAM_TYPES
 from tests.conftest import TOKEN, config_for
-from tests.singer_run import SyncResult, sync
+from tests.singer_run import SyncResult, discover, select, sync
 
 BY_NAME = {stream.name: stream for stream in STREAM_TYPES}
 STREAMS = [name for name in BY_NAME if name != "dealflow"]  # dealflow: tests/test_deal_children.py
@@ -125,3 +126,32 @@ def test_the_token_travels_only_in_the_header(full_sync, emulator):
 
 def test_the_token_never_appears_in_the_output(full_sync):
     assert TOKEN not in repr(full_sync.messages)
+
+
+def test_a_field_the_schema_lacks_is_dropped_with_one_warning(emulator, caplog):
+    catalog = select(discover(config_for(emulator)), ["persons"])
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "persons")
+    # As if Pipedrive had added `job_title` after this tap's schema was written.
+    del entry["schema"]["properties"]["job_title"]
+    entry["metadata"] = [
+        m for m in entry["metadata"] if m["breadcrumb"] != ["properties", "job_title"]
+    ]
+    with caplog.at_level(logging.WARNING):
+        result = sync(config_for(emulator), catalog=catalog)
+    assert result.ids("persons") == set(emulator.all_ids("persons"))
+    assert all("job_title" not in record for record in result.records("persons"))
+    warnings = [m for m in caplog.messages if "job_title" in m]
+    assert len(warnings) == 1
+    assert "schema does not have" in warnings[0]
+
+
+def test_a_deselected_column_is_not_emitted(emulator):
+    catalog = select(discover(config_for(emulator)), ["persons"])
+    entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "persons")
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", "emails"]:
+            item["metadata"]["selected"] = False
+    result = sync(config_for(emulator), catalog=catalog)
+    assert all("emails" not in record for record in result.records("persons"))
+    assert all("name" in record for record in result.records("persons"))
+    assert "emails" not in result.schema("persons")["schema"]["properties"]
