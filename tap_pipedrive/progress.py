@@ -48,7 +48,7 @@ class Progress:
             elapsed,
             extra={
                 "stream": self.stream,
-                "event": event,
+                "phase": event,
                 "records": self.records,
                 "requests": self.requests,
                 "tokens": self.tokens,

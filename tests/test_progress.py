@@ -9,7 +9,7 @@ from tests.singer_run import sync
 
 
 def progress_lines(caplog, event: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if getattr(r, "event", None) == event]
+    return [r for r in caplog.records if getattr(r, "phase", None) == event]
 
 
 def test_progress_lines_carry_records_requests_tokens_and_time(emulator, caplog, monkeypatch):

@@ -1,0 +1,193 @@
+"""meltano.yml end to end: `meltano run tap-pipedrive target-jsonl` twice, state kept by Meltano.
+
+Meltano and the project's plugins are installed by `make test` (`make meltano`: `.venv-meltano/`,
+then `meltano install`, which puts the plugins' virtualenvs under `.meltano/`). The test runs a
+copy of meltano.yml in a temporary project that links those virtualenvs, so Meltano's system
+database, run files, logs and the loader's output all stay out of the repository; the tap is
+pointed at a local emulator through `TAP_PIPEDRIVE_*` environment variables.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import TOKEN
+from tests.emulator import Emulator
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+PLUGIN_DIRS = (
+    Path(".meltano", "extractors", "tap-pipedrive"),
+    Path(".meltano", "loaders", "target-jsonl"),
+)
+STATE_ID = "dev:tap-pipedrive-to-target-jsonl"
+STREAMS = ("persons", "organizations")
+UTC = datetime.timezone.utc
+
+
+def _installed() -> None:
+    """Fail in CI, skip elsewhere, when `make meltano` has not run."""
+    missing = [
+        str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in PLUGIN_DIRS)) if not p.exists()
+    ]
+    if missing:
+        reason = f"Meltano or its plugins are not installed (run `make meltano`): {missing}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A Meltano project: meltano.yml, and `.meltano/` with links to the installed plugins."""
+    _installed()
+    root = tmp_path / "project"
+    (root / ".meltano" / "extractors").mkdir(parents=True)
+    (root / ".meltano" / "loaders").mkdir()
+    shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
+    for plugin in PLUGIN_DIRS:
+        (root / plugin).symlink_to(ROOT / plugin, target_is_directory=True)
+    return root
+
+
+class Meltano:
+    """Runs `meltano` in one project, against one emulator, into one output directory."""
+
+    def __init__(self, project: Path, url: str, output: Path) -> None:
+        self.project = project
+        self.output = output
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_JSONL"))
+            and k != "VIRTUAL_ENV"
+        }
+        env.update(
+            MELTANO_PROJECT_ROOT=str(project),
+            MELTANO_DATABASE_URI=f"sqlite:///{project.parent / 'meltano.db'}",
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            MELTANO_DISABLE_TRACKING="true",
+            MELTANO_CLI_LOG_LEVEL="info",
+            # Never install anything here: a missing plugin is an error, not a download.
+            MELTANO_AUTO_INSTALL="false",
+            TAP_PIPEDRIVE_API_URL=url,
+            TAP_PIPEDRIVE_API_TOKEN=TOKEN,
+            TAP_PIPEDRIVE__SELECT=json.dumps([f"{stream}.*" for stream in STREAMS]),
+            TARGET_JSONL_DESTINATION_PATH=str(output),
+        )
+        self.env = env
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [str(MELTANO), *args],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"meltano {' '.join(args)} exited {result.returncode}:\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        )
+        return result
+
+    def run(self) -> dict[str, list[dict[str, t.Any]]]:
+        """`meltano run tap-pipedrive target-jsonl` into an empty output; records per stream."""
+        shutil.rmtree(self.output, ignore_errors=True)
+        self.output.mkdir()
+        self("run", "tap-pipedrive", "target-jsonl")
+        return {
+            path.stem: [json.loads(line) for line in path.read_text().splitlines() if line]
+            for path in sorted(self.output.glob("*.jsonl"))
+        }
+
+    def bookmarks(self) -> dict[str, t.Any]:
+        """The Singer bookmarks `meltano state get` shows."""
+        return json.loads(self("state", "get", STATE_ID).stdout)["singer_state"]["bookmarks"]
+
+
+def moment(value: str) -> datetime.datetime:
+    """Parse the tap's RFC 3339 timestamps."""
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def ids(records: list[dict[str, t.Any]]) -> set[int]:
+    return {record["id"] for record in records}
+
+
+def test_meltano_yml_needs_nothing_from_the_hub():
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = [p for kind in project["plugins"].values() for p in kind]
+    assert all("variant" not in p and "inherit_from" not in p and p.get("pip_url") for p in plugins)
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-pipedrive")
+    assert extractor["pip_url"] == "-e ."
+
+
+def test_the_installed_extractor_is_this_checkout():
+    _installed()
+    site = next((ROOT / PLUGIN_DIRS[0] / "venv" / "lib").glob("python3*/site-packages"))
+    direct_url = json.loads(
+        next(site.glob("tap_pipedrive-*.dist-info/direct_url.json")).read_text()
+    )
+    assert direct_url["dir_info"] == {"editable": True}
+    assert Path(direct_url["url"].removeprefix("file://")).resolve() == ROOT
+
+
+def test_meltano_run_twice_keeps_the_state(project, tmp_path):
+    extractor = yaml.safe_load((ROOT / "meltano.yml").read_text())["plugins"]["extractors"][0]
+    start_date = extractor.get("config", {}).get("start_date")
+    since = {"updated_since": moment(start_date)} if start_date else {}
+    with Emulator(seed=5, scale=300, api_token=TOKEN) as emu:
+        meltano = Meltano(project, emu.url, tmp_path / "output")
+
+        # Run 1: everything updated since meltano.yml's start_date (if any), nothing else.
+        first = meltano.run()
+        assert set(first) == set(STREAMS)
+        for stream in STREAMS:
+            assert len(first[stream]) == len(ids(first[stream]))
+            assert ids(first[stream]) == emu.ids(stream, **since)
+        bookmarks = meltano.bookmarks()
+        assert set(bookmarks) == set(STREAMS)
+        newest = {
+            s: max(first[s], key=lambda r: moment(r["update_time"]))["update_time"] for s in STREAMS
+        }
+        for stream in STREAMS:
+            assert bookmarks[stream]["replication_key"] == "update_time"
+            assert moment(bookmarks[stream]["replication_key_value"]) == moment(newest[stream])
+
+        # Some persons change (a few seconds ago, so before run 2 starts), older ones included.
+        when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+        touched = set(sorted(emu.ids("persons"))[::15])
+        assert touched - ids(first["persons"]) or not start_date  # some from before start_date
+        emu.touch("persons", touched, when=when)
+
+        # Run 2: those, plus the records that share the previous bookmark's second.
+        second = meltano.run()
+        boundary = {
+            s: {r["id"] for r in first[s] if moment(r["update_time"]) == moment(newest[s])}
+            for s in STREAMS
+        }
+        assert ids(second["persons"]) == touched | (boundary["persons"] - touched)
+        assert ids(second.get("organizations", [])) == boundary["organizations"]
+        assert all(
+            moment(r["update_time"]) == when for r in second["persons"] if r["id"] in touched
+        )
+
+        bookmarks = meltano.bookmarks()
+        assert moment(bookmarks["persons"]["replication_key_value"]) == when
+        assert moment(bookmarks["organizations"]["replication_key_value"]) == moment(
+            newest["organizations"]
+        )
