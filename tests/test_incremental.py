@@ -181,3 +181,28 @@ def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
                 config_for(emu), state=state, catalog=json.loads(catalog_path.read_text())
             )
             assert seen | resumed.ids(stream) == full.ids(stream) == emu.ids(entity), kill_point
+
+
+def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path):
+    with Emulator(seed=8, scale=500, api_token=TOKEN) as emu:
+        streams = ["deals", "deal_products", "dealflow"]
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config_for(emu)))
+        catalog = select(discover(config_for(emu)), streams)
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        full = sync(config_for(emu), catalog=catalog)
+        states = len(full.states)
+        assert states > 6
+        for kill_point in range(2, states, 2):
+            messages = run_until_killed(config_path, catalog_path, None, kill_point)
+            state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+            resumed = sync(config_for(emu), state=state, catalog=catalog)
+            for stream in streams:
+                key = "id"
+                seen = {
+                    m["record"][key]
+                    for m in messages
+                    if m.get("stream") == stream and m["type"] == "RECORD"
+                }
+                assert seen | resumed.ids(stream) == full.ids(stream), (stream, kill_point)
