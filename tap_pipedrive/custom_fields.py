@@ -166,7 +166,9 @@ class CustomFieldMapper:
     ) -> None:
         names = column_names(fields, mode, reserved)
         self.properties: dict[str, Schema] = {}
-        # (code, [(part or None, column)], option labels or None), precomputed for the hot path.
+        # Precomputed for the hot path: one-column fields copied in one `update`, then the
+        # fields that need work: (code, [(part, column)], option labels or None).
+        direct: list[tuple[str, str]] = []
         self._plan: list[tuple[str, list[tuple[str | None, str]], dict[t.Any, str] | None]] = []
         for field in fields:
             column = names[field.code]
@@ -183,7 +185,12 @@ class CustomFieldMapper:
             use_labels = labels and field.field_type in _LABEL_TYPES
             schema = (_LABEL_TYPES if use_labels else SCALAR_TYPES).get(field.field_type, _ANY)
             self.properties[column] = {**schema, **description}
-            self._plan.append((field.code, [(None, column)], field.options if use_labels else None))
+            if use_labels:
+                self._plan.append((field.code, [(None, column)], field.options))
+            else:
+                direct.append((field.code, column))
+        self._direct_codes = tuple(code for code, _ in direct)
+        self._direct_columns = tuple(column for _, column in direct)
 
     @property
     def columns(self) -> set[str]:
@@ -193,6 +200,7 @@ class CustomFieldMapper:
     def flatten(self, record: dict[str, t.Any], values: t.Mapping[str, t.Any] | None) -> None:
         """Set the custom-field columns of `record` from its custom values (by field code)."""
         values = values or {}
+        record.update(zip(self._direct_columns, map(values.get, self._direct_codes), strict=True))
         for code, columns, options in self._plan:
             value = values.get(code)
             if options is not None and value is not None:

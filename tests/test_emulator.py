@@ -49,12 +49,15 @@ def example_request(
     emu: Emulator, route: Route, v1_prefix: str = "/api/v1"
 ) -> tuple[str, dict[str, Any]]:
     """Return a concrete path and the required parameters for a route: a live deal's flow,
-    the first 100 deals' products."""
+    the first 100 deals' products, recent changes since 2026-06-01."""
     path = ("/api/v2" if route.version == "v2" else v1_prefix) + route.template
     path = path.replace("{id}", str(min(emu.ids("deals"))))
     params: dict[str, Any] = {}
-    if "deal_ids" in spec.load().operation("GET", path).parameters:
+    parameters = spec.load().operation("GET", path).parameters
+    if "deal_ids" in parameters:
         params["deal_ids"] = ",".join(map(str, sorted(emu.ids("deals"))[:100]))
+    if "since_timestamp" in parameters:  # recents: the last month of the generated data
+        params["since_timestamp"] = "2026-06-01 00:00:00"
     return path, params
 
 
@@ -1411,3 +1414,150 @@ def test_archiving_a_lead_moves_it_to_the_archived_list(fresh):
     fresh.archive("leads", [lead])
     assert lead not in fresh.ids("leads")
     assert lead in fresh.ids("leads", archived=True)
+
+
+# --- recents ----------------------------------------------------------------------------------
+
+T0 = datetime.datetime(2026, 8, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def at(seconds: int) -> datetime.datetime:
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def recents(emu: Emulator, **params: Any) -> dict[str, Any]:
+    status, _, body = call(emu, "/v1/recents", {"since_timestamp": "2026-08-01 12:00:00", **params})
+    assert status == 200, body
+    return body
+
+
+def changes(body: dict[str, Any]) -> list[tuple[str, int, bool, str]]:
+    """(item, id, active_flag, update_time) of each entry, in order."""
+    return [
+        (e["item"], e["id"], e["data"]["active_flag"], e["data"]["update_time"])
+        for e in body["data"]
+    ]
+
+
+@pytest.fixture
+def changed(fresh):
+    """`fresh` with changes from T0 on (generated data ends on 2026-06-30) and one just before."""
+    fresh.touch("products", [1], when=at(-1))
+    fresh.delete("notes", [3], when=at(0))
+    fresh.delete("organizations", [4], when=at(5))
+    fresh.touch("persons", [2, 1], when=at(10))
+    fresh.delete("activities", [7, 6], when=at(10))
+    return fresh
+
+
+def test_recents_lists_changes_since_the_timestamp_inclusive_oldest_first(changed):
+    assert changes(recents(changed)) == [
+        ("note", 3, False, "2026-08-01 12:00:00"),
+        ("organization", 4, False, "2026-08-01 12:00:05"),
+        ("activity", 6, False, "2026-08-01 12:00:10"),
+        ("activity", 7, False, "2026-08-01 12:00:10"),
+        ("person", 1, True, "2026-08-01 12:00:10"),
+        ("person", 2, True, "2026-08-01 12:00:10"),
+    ]
+
+
+def test_recents_shows_a_deleted_record_as_id_inactive_flag_and_deletion_time(changed):
+    body = recents(changed, items="note")
+    assert body["data"] == [
+        {
+            "item": "note",
+            "id": 3,
+            "data": {"id": 3, "active_flag": False, "update_time": "2026-08-01 12:00:00"},
+        }
+    ]
+
+
+def test_recents_shows_an_updated_record_as_its_short_v1_record(changed):
+    person = next(p for p in changed.records("persons") if p["id"] == 1)
+    entry = recents(changed, items="person")["data"][0]
+    assert entry == {
+        "item": "person",
+        "id": 1,
+        "data": {
+            "id": 1,
+            "name": person["name"],
+            "add_time": person["add_time"].replace("T", " ").rstrip("Z"),
+            "update_time": "2026-08-01 12:00:10",
+            "active_flag": True,
+        },
+    }
+
+
+def test_recents_items_keeps_the_named_types(changed):
+    body = recents(changed, items="organization,person")
+    assert [(e["item"], e["id"]) for e in body["data"]] == [
+        ("organization", 4),
+        ("person", 1),
+        ("person", 2),
+    ]
+
+
+def test_recents_lists_an_updated_record_once_at_its_latest_change(changed):
+    changed.touch("notes", [5], when=at(2))
+    changed.touch("notes", [5], when=at(20))
+    assert [(e["item"], e["id"]) for e in recents(changed)["data"]][-1:] == [("note", 5)]
+    assert [e["id"] for e in recents(changed, items="note")["data"]] == [3, 5]
+
+
+def test_recents_paginates_with_start_and_limit_like_the_spec(changed):
+    first = recents(changed, limit=4)
+    second = recents(changed, limit=4, start=4)
+    assert first["additional_data"] == {
+        "since_timestamp": "2026-08-01 12:00:00",
+        "last_timestamp_on_page": "2026-08-01 12:00:10",
+        "pagination": {"start": 0, "limit": 4, "more_items_in_collection": True},
+    }
+    assert second["additional_data"]["pagination"] == {
+        "start": 4,
+        "limit": 4,
+        "more_items_in_collection": False,
+    }
+    assert changes(first) + changes(second) == changes(recents(changed))
+
+
+def test_recents_answers_the_since_timestamp_itself_on_an_empty_page(changed):
+    body = recents(changed, since_timestamp="2026-09-01 00:00:00")
+    assert body["data"] == []
+    assert body["additional_data"] == {
+        "since_timestamp": "2026-09-01 00:00:00",
+        "last_timestamp_on_page": "2026-09-01 00:00:00",
+        "pagination": {"start": 0, "limit": 100, "more_items_in_collection": False},
+    }
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"since_timestamp": "2026-08-01T12:00:00Z"},
+        {"since_timestamp": "2026-08-01"},
+        {"since_timestamp": "2026-08-01 12:00:00", "limit": 501},
+        {"since_timestamp": "2026-08-01 12:00:00", "items": "person,lead"},
+    ],
+)
+def test_recents_refuses_a_bad_since_timestamp_limit_or_item_type(fresh, params):
+    status, _, body = call(fresh, "/v1/recents", params)
+    assert status == 400
+    assert body["success"] is False
+
+
+def test_recents_deletions_conform_to_the_specs_200_schema(changed):
+    body = recents(changed)
+    validator = jsonschema.Draft7Validator(spec.response_json_schema("GET", "/v1/recents"))
+    assert [e.message for e in validator.iter_errors(body)] == []
+
+
+def test_delete_without_a_time_records_now_in_whole_seconds(fresh):
+    start = datetime.datetime.now(UTC).replace(microsecond=0)
+    fresh.delete("products", [2])
+    end = datetime.datetime.now(UTC)
+    since = start.strftime("%Y-%m-%d %H:%M:%S")
+    [entry] = recents(fresh, since_timestamp=since)["data"]
+    deleted = datetime.datetime.strptime(entry["data"]["update_time"], "%Y-%m-%d %H:%M:%S")
+    assert (entry["item"], entry["id"], entry["data"]["active_flag"]) == ("product", 2, False)
+    assert start <= deleted.replace(tzinfo=UTC) <= end

@@ -29,6 +29,7 @@ from tap_pipedrive.streams.deals import (
     DealProductsStream,
     DealsStream,
 )
+from tap_pipedrive.streams.deletions import DeletedRecordsStream
 from tap_pipedrive.streams.fields import (
     ActivityFieldsStream,
     DealFieldsStream,
@@ -82,6 +83,8 @@ STREAM_TYPES = (
     ProjectFieldsStream,
     NoteFieldsStream,
     LeadFieldsStream,
+    # deletions the lists do not show (off by default: it costs tokens)
+    DeletedRecordsStream,
 )
 
 __all__ = ["STREAM_TYPES"]

@@ -62,6 +62,7 @@ class DealsStream(V2Stream):
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The deals; the last, partial batch goes to the child streams at the end."""
         self._batch: list[list[t.Any]] = []
+        self._feeds_children = self.has_selected_descendents
         yield from super().read(context)
         if self._batch:
             self._sync_children(self._child_context(context))
@@ -70,7 +71,7 @@ class DealsStream(V2Stream):
         self, record: dict[str, t.Any], context: Context | None
     ) -> t.Iterable[Context | None]:
         """Hand the child streams a batch of deals once it is full."""
-        if not self.has_selected_descendents:
+        if not self._feeds_children:
             return
         self._batch.append([record["id"], record["update_time"], bool(record.get("is_deleted"))])
         if len(self._batch) == BATCH:

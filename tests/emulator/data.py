@@ -239,6 +239,8 @@ class Table:
         self.cols: dict[str, array[int]] = {name: array("q") for name in names}
         self.alive = bytearray()
         self.edits: dict[int, int] = {}
+        #: Removed records' ids -> when they were removed (ticks), for `/recents`.
+        self.removed: dict[int, int] = {}
         self.version = 0
         self._by_public: dict[Any, int] = {}
         self._indexes: dict[str, tuple[int, list[tuple[Any, int]]]] = {}
@@ -368,10 +370,12 @@ class Table:
                 self.cols["archive_time"][pos] = when // self.unit
         self._changed()
 
-    def remove(self, ids: Iterable[int]) -> None:
-        """Delete records for good (they leave every list)."""
+    def remove(self, ids: Iterable[int], when: int | None = None) -> None:
+        """Delete records for good (they leave every list); `when` (ticks) is kept in `removed`."""
         for record_id in self.existing(ids):
             self.alive[record_id - self.id_base - 1] = 0
+            if when is not None:
+                self.removed[record_id] = when
         self._changed()
 
     def existing(self, ids: Iterable[int]) -> list[int]:

@@ -214,10 +214,11 @@ class Dataset:
         table.archive([table.row_id(i) for i in ids], when)
 
     def delete(self, entity: str, ids: Iterable[Any], when: int) -> None:
-        """Delete records: deals get `is_deleted`, other records disappear."""
+        """Delete records at `when`: deals get `is_deleted`, other records disappear (and the
+        time of their deletion is kept for `/recents`)."""
         table = self.table(entity)
         rows = [table.row_id(i) for i in ids]
         if table.entity == "deals":
             self.deals.mark_deleted(rows, when)
         else:
-            table.remove(rows)
+            table.remove(rows, when)

@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any, Protocol
 
 from tests.emulator.account import Filters, PermissionSets
-from tests.emulator.data import NULL, Table
+from tests.emulator.data import NULL, Table, v1_time
 from tests.emulator.dataset import FIELD_ENTITIES, Dataset
 from tests.emulator.fields import namespaces
 from tests.emulator.projects import Projects
@@ -704,6 +704,92 @@ class DealFlowList:
         }
 
 
+#: The `/recents` item types emulated -> their tables (the spec's other types list nothing).
+RECENT_ITEMS: Mapping[str, str] = {
+    "activity": "activities",
+    "note": "notes",
+    "organization": "organizations",
+    "person": "persons",
+    "product": "products",
+}
+#: The field of each table's v1 record holding its `label` (the field `touch` edits).
+_RECENT_LABEL = {"activities": "subject", "notes": "content"}
+
+
+def parse_v1_instant(raw: str, name: str) -> int:
+    """Parse a v1 `YYYY-MM-DD HH:MM:SS` (UTC) time into epoch seconds (400 for another format)."""
+    try:
+        if len(raw) != 19:
+            raise ValueError(raw)
+        moment = datetime.datetime.strptime(raw, "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise _invalid(f"{name}: must be YYYY-MM-DD HH:MM:SS, got {raw!r}") from None
+    return (moment.replace(tzinfo=datetime.timezone.utc) - _EPOCH) // datetime.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class RecentsList:
+    """`/recents`: every change since `since_timestamp` (inclusive), oldest first, one entry per
+    record: updated records as a short v1 record (`active_flag: true`), deleted ones as
+    `{id, active_flag: false, update_time: <deletion time>}`.
+
+    `items` (comma-separated) keeps the named types. Ties in time go by item type, then id.
+    `start`/`limit` paginate (limit at most 500); the pagination block has no `next_start`, as
+    the spec's schema has none. An updated record moves to the end of the list, as a live list
+    would. Unlike the real API, `since_timestamp` is not capped to one month back.
+    """
+
+    def __call__(self, data: Dataset, request: Request) -> dict[str, Any]:
+        raw = request.param("since_timestamp")
+        if raw is None:
+            raise _invalid("since_timestamp: is required")
+        since = parse_v1_instant(raw, "since_timestamp")
+        kinds = request.listed("items") or list(RECENT_ITEMS)
+        start, limit = v1_window(request, spec_max_limit(request.operation))
+        changes: list[tuple[int, str, int, bool]] = []
+        for kind in sorted(set(kinds) & set(RECENT_ITEMS)):
+            table = data.table(RECENT_ITEMS[kind])
+            keys = table.index("update_time")
+            first = bisect_left(keys, (since * table.unit,))
+            changes += [(tick // table.unit, kind, rid, False) for tick, rid in keys[first:]]
+            changes += [
+                (tick // table.unit, kind, rid, True)
+                for rid, tick in table.removed.items()
+                if tick // table.unit >= since
+            ]
+        changes.sort()
+        page = changes[start : start + limit]
+        return {
+            "success": True,
+            "data": [self._entry(data, *change) for change in page],
+            "additional_data": {
+                "since_timestamp": v1_time(since),
+                "last_timestamp_on_page": v1_time(page[-1][0] if page else since),
+                "pagination": {
+                    "start": start,
+                    "limit": limit,
+                    "more_items_in_collection": start + limit < len(changes),
+                },
+            },
+        }
+
+    @staticmethod
+    def _entry(data: Dataset, second: int, kind: str, rid: int, deleted: bool) -> dict[str, Any]:
+        table = data.table(RECENT_ITEMS[kind])
+        record: dict[str, Any] = {"id": rid}
+        if deleted:
+            record.update(active_flag=False, update_time=v1_time(second))
+        else:
+            added, updated = table.get(rid, "add_time"), table.get(rid, "update_time")
+            record[_RECENT_LABEL.get(table.entity, "name")] = table.label(rid)
+            record.update(
+                add_time=v1_time(None if added is None else added // table.unit),
+                update_time=v1_time(None if updated is None else updated // table.unit),
+                active_flag=True,
+            )
+        return {"item": kind, "id": rid, "data": record}
+
+
 # --- routing --------------------------------------------------------------------------------
 
 
@@ -774,6 +860,7 @@ ROUTES: tuple[Route, ...] = (
     Route("v1", "/callLogs", V1List("callLogs")),
     Route("v1", "/files", V1List("files")),
     Route("v1", "/goals/find", V1List("goals", {"is_active": active_by_default}, data_key="goals")),
+    Route("v1", "/recents", RecentsList()),
 )  # fmt: skip
 
 

@@ -320,10 +320,14 @@ class Emulator:
             table = self.data.table(entity)
             return [table.public_id(i) for i in table.add(n, _ticks(None, table.unit))]
 
-    def delete(self, entity: str, ids: Iterable[Any]) -> None:
-        """Delete records: deals get `is_deleted` (and update_time now), others disappear."""
+    def delete(
+        self, entity: str, ids: Iterable[Any], when: datetime.datetime | None = None
+    ) -> None:
+        """Delete records at `when` (UTC; default now): deals get `is_deleted` (and update_time
+        `when`), others disappear. Deleted persons, organizations, activities, products and notes
+        are then listed by `/v1/recents` (`active_flag: false`, `update_time` = `when`)."""
         with self.data.lock:
-            self.data.delete(entity, ids, _ticks(None, self.data.table(entity).unit))
+            self.data.delete(entity, ids, _ticks(when, self.data.table(entity).unit))
 
     def archive(
         self, entity: str, ids: Iterable[Any], when: datetime.datetime | None = None
