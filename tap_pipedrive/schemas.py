@@ -403,43 +403,6 @@ DEAL_INSTALLMENTS = th.PropertiesList(
     th.Property("description", th.StringType, description="The installment's name"),
 ).to_dict()
 
-# Deal change history (`GET /v1/deals/{id}/flow`). The endpoint returns a timeline of items
-# `{object, timestamp, data}`, where `object` names the item type (dealChange, activity, note,
-# file, mailMessage, invoice, document, ...) and `data` is that type's own record. The stream
-# emits one flat record per item: `id` is `f"{object}:{data.id}"` (ids of different types
-# collide), `log_time` is the item's `timestamp`, a dealChange's fields become columns, and other
-# types keep their payload, loosely typed, in `data`.
-DEALFLOW = th.PropertiesList(
-    th.Property(
-        "id", th.StringType, required=True, description="`{object}:{data.id}`, e.g. dealChange:12"
-    ),
-    th.Property("deal_id", th.IntegerType),
-    th.Property("object", th.StringType, description="The item type, e.g. dealChange, note"),
-    th.Property("log_time", th.DateTimeType, description="When it happened (the item's timestamp)"),
-    th.Property("item_id", th.IntegerType, description="dealChange: the deal's ID"),
-    th.Property("user_id", th.IntegerType, description="dealChange: the user who made it"),
-    th.Property("field_key", th.StringType, description="dealChange: the changed field's key"),
-    th.Property(
-        "old_value",
-        th.StringType,
-        description="dealChange: the value before, as a string (the API mixes strings and numbers)",
-    ),
-    th.Property("new_value", th.StringType, description="dealChange: the value after, as a string"),
-    th.Property("is_bulk_update_flag", th.BooleanType, description="dealChange: a bulk edit"),
-    th.Property("change_source", th.StringType, description="dealChange: e.g. app, api, mobile"),
-    th.Property("change_source_user_agent", th.StringType),
-    th.Property(
-        "additional_data",
-        th.ObjectType(additional_properties=True),
-        description="dealChange: extra detail, e.g. formatted old and new values",
-    ),
-    th.Property(
-        "data",
-        th.ObjectType(additional_properties=True),
-        description="The item's own record, for types other than dealChange",
-    ),
-).to_dict()
-
 # --------------------------------------------------------------------------------------------
 # Leads (v1)
 # --------------------------------------------------------------------------------------------
@@ -893,3 +856,51 @@ TASKS = th.PropertiesList(
     th.Property("update_time", th.DateTimeType),
     th.Property("marked_as_done_time", th.DateTimeType),
 ).to_dict()
+
+# Deal change history (`GET /v1/deals/{id}/flow`). The endpoint returns a timeline of items
+# `{object, timestamp, data}`, where `object` names the item type (dealChange, activity, note,
+# file, mailMessage, invoice, document, ...) and `data` is that type's own record. The stream
+# emits one flat record per item: `id` is `f"{object}:{data.id}"` (ids of different types
+# collide), `log_time` is the item's `timestamp`, a dealChange's fields become columns, a note or
+# file item is that entity's v1 record (typed as the notes and files streams), and other types
+# (activity, mailMessage, ...: the spec gives their items no shape) keep their payload in `data`.
+DEALFLOW = th.PropertiesList(
+    th.Property(
+        "id", th.StringType, required=True, description="`{object}:{data.id}`, e.g. dealChange:12"
+    ),
+    th.Property("deal_id", th.IntegerType),
+    th.Property("object", th.StringType, description="The item type, e.g. dealChange, note"),
+    th.Property("log_time", th.DateTimeType, description="When it happened (the item's timestamp)"),
+    th.Property("item_id", th.IntegerType, description="dealChange: the deal's ID"),
+    th.Property("user_id", th.IntegerType, description="dealChange: the user who made it"),
+    th.Property("field_key", th.StringType, description="dealChange: the changed field's key"),
+    th.Property(
+        "old_value",
+        th.StringType,
+        description="dealChange: the value before, as a string (the API mixes strings and numbers)",
+    ),
+    th.Property("new_value", th.StringType, description="dealChange: the value after, as a string"),
+    th.Property("is_bulk_update_flag", th.BooleanType, description="dealChange: a bulk edit"),
+    th.Property("change_source", th.StringType, description="dealChange: e.g. app, api, mobile"),
+    th.Property("change_source_user_agent", th.StringType),
+    th.Property(
+        "additional_data",
+        th.ObjectType(additional_properties=True),
+        description="dealChange: extra detail, e.g. formatted old and new values",
+    ),
+    th.Property(
+        "data",
+        th.ObjectType(additional_properties=True),
+        description="The item's own record, for types other than dealChange, note and file",
+    ),
+).to_dict()
+DEALFLOW["properties"].update(
+    {
+        item: {
+            "type": ["object", "null"],
+            "properties": schema["properties"],
+            "description": f"The {item} (a `{item}` item's record, as in the {item}s stream)",
+        }
+        for item, schema in (("note", NOTES), ("file", FILES))
+    }
+)

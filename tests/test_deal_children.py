@@ -126,3 +126,16 @@ def test_a_deal_deleted_during_the_run_is_skipped(fresh_emulator):
     result = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
     others = [d for d in deals + [d["id"] for d in archived_deals(fresh_emulator)] if d != deals[3]]
     assert result.ids("dealflow") == flow_ids(fresh_emulator, others)
+
+
+def test_note_and_file_items_are_typed_as_their_streams_records(children_sync, emulator):
+    properties = children_sync.schema("dealflow")["schema"]["properties"]
+    assert properties["note"]["properties"]["update_time"]["format"] == "date-time"
+    assert "file_name" in properties["file"]["properties"]
+    notes = [r for r in children_sync.records("dealflow") if r["object"] == "note"]
+    assert notes
+    for record in notes:
+        assert record.get("data") is None
+        assert record["note"]["id"] == int(record["id"].split(":")[1])
+        assert record["note"]["add_time"].endswith("Z")
+        assert record["note"]["deal_id"] == record["deal_id"]

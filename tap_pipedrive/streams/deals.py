@@ -163,6 +163,25 @@ _DEAL_CHANGE_COLUMNS = (
 )  # fmt: skip
 
 
+#: Flow item types typed as a stream's records -> their date-time fields (v1 format in the flow).
+_TYPED_ITEMS = {
+    kind: tuple(
+        name
+        for name, prop in schemas.DEALFLOW["properties"][kind]["properties"].items()
+        if prop.get("format") == "date-time"
+    )
+    for kind in ("note", "file")
+}
+
+
+def _utc_times(data: dict[str, t.Any], fields: t.Iterable[str]) -> dict[str, t.Any]:
+    """A v1 record with its timestamps as RFC 3339 UTC, like the stream of its own."""
+    for name in fields:
+        if data.get(name) is not None:
+            data[name] = to_rfc3339(data[name])
+    return data
+
+
 class DealFlowStream(DealChildStream, V1Stream):
     """Deal change history: one `/v1/deals/{deal_id}/flow` read per updated deal (40 tokens)."""
 
@@ -203,6 +222,8 @@ class DealFlowStream(DealChildStream, V1Stream):
                 record[column] = None if value is None else str(value)
             # The API sends `[]` for "no additional data".
             record["additional_data"] = data.get("additional_data") or None
+        elif kind in _TYPED_ITEMS:
+            record[kind] = _utc_times(data, _TYPED_ITEMS[kind])
         else:
             record["data"] = data
         return super().post_process(record, context)
