@@ -97,6 +97,23 @@ class CursorPaginator(BaseAPIPaginator["str | None"]):
         return ((payload(response) or {}).get("additional_data") or {}).get("next_cursor")
 
 
+def next_offset(response: requests.Response) -> int | None:
+    """The `start` of the next v1 page, or None when the collection has no more items.
+
+    Most lists nest `{start, limit, more_items_in_collection, next_start}` under
+    `additional_data.pagination`; leads and deal flow put it in `additional_data` itself,
+    without `next_start`.
+    """
+    additional = (payload(response) or {}).get("additional_data") or {}
+    pagination = additional.get("pagination") or additional
+    if not pagination.get("more_items_in_collection"):
+        return None
+    next_start = pagination.get("next_start")
+    if next_start is None:
+        next_start = int(pagination.get("start") or 0) + int(pagination["limit"])
+    return int(next_start)
+
+
 class OffsetPaginator(BaseAPIPaginator[int]):
     """v1 pagination: `start`, from `additional_data.pagination.next_start`."""
 
@@ -104,20 +121,34 @@ class OffsetPaginator(BaseAPIPaginator[int]):
         super().__init__(0)
 
     def get_next(self, response: requests.Response) -> int | None:
-        """Return the next offset, or None when the collection has no more items.
+        """Return the next offset, or None at the end."""
+        return next_offset(response)
 
-        Most lists nest `{start, limit, more_items_in_collection, next_start}` under
-        `additional_data.pagination`; leads and deal flow put it in `additional_data` itself,
-        without `next_start`.
-        """
-        additional = (payload(response) or {}).get("additional_data") or {}
-        pagination = additional.get("pagination") or additional
-        if not pagination.get("more_items_in_collection"):
+
+class TimePaginator(BaseAPIPaginator["tuple[str | None, int]"]):
+    """Incremental v1 pages asked by time: (`updated_since`, `start`).
+
+    Offsets alone skip a record whenever one already read is updated during the read: it moves
+    to the end and the rest shift back by one. So each page is asked from the newest second read
+    so far (the stream drops the records of that second it has already emitted); offsets remain
+    only while a whole page falls in one second.
+    """
+
+    def __init__(self, since: str | None, key: str) -> None:
+        super().__init__((since, 0))
+        self._key = key
+
+    def get_next(self, response: requests.Response) -> tuple[str | None, int] | None:
+        """From the newest second of this page, or the next offset within the same second."""
+        offset = next_offset(response)
+        if offset is None:
             return None
-        next_start = pagination.get("next_start")
-        if next_start is None:
-            next_start = int(pagination.get("start") or 0) + int(pagination["limit"])
-        return int(next_start)
+        rows = (payload(response) or {}).get("data") or []
+        newest = max((to_rfc3339(r.get(self._key)) or "" for r in rows), default="")
+        since, _ = self.current_value
+        if newest and (since is None or newest > since):
+            return newest, 0
+        return since, offset
 
 
 class PipedriveStream(RESTStream[t.Any]):
@@ -514,22 +545,58 @@ class V2Stream(PipedriveStream):
 class V1Stream(PipedriveStream):
     """A `/v1` list: offset pages (`start`/`limit`), `updated_since` where the endpoint has it."""
 
-    def get_new_paginator(self) -> OffsetPaginator:
-        """v1 offset pagination."""
+    def _reads_by_time(self, context: Context | None) -> bool:
+        """Whether this read filters on `updated_since` (so pages can be asked by time)."""
+        archived = bool(context and context.get("is_archived"))
+        return bool(self.replication_key and self.windowed and not archived)
+
+    def get_new_paginator(self) -> BaseAPIPaginator[t.Any]:
+        """Pages by time for incremental reads, else plain offsets."""
+        if self._reads_by_time(self.context):
+            return TimePaginator(self.lower_bound, t.cast("str", self.replication_key))
         return OffsetPaginator()
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
-        """Add the offset of the next page."""
+        """Add the page's offset (and, read by time, its `updated_since`)."""
         params = super().get_url_params(context, next_page_token)
-        params["start"] = next_page_token or 0
+        if isinstance(next_page_token, tuple):
+            since, params["start"] = next_page_token
+            if since:
+                params["updated_since"] = since
+        else:
+            params["start"] = next_page_token or 0
         return params
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """`updated_since` (inclusive; not on archives), ascending by the replication key."""
         params = {"sort": f"{self.replication_key} ASC, id ASC"}
-        if self.lower_bound and not (context and context.get("is_archived")):
+        if self.lower_bound and self._reads_by_time(context):
             params["updated_since"] = self.lower_bound
         return params
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Forget the records of the last second seen, for this read."""
+        self._second: tuple[str | None, set[t.Any]] = (None, set())
+        return super().get_records(context)
+
+    def post_process(
+        self, row: dict[str, t.Any], context: Context | None = None
+    ) -> dict[str, t.Any] | None:
+        """Drop a record that a page asked by time read again (its second's records repeat)."""
+        record = super().post_process(row, context)
+        if record is None or not self._reads_by_time(context):
+            return record
+        second, keys = self._second
+        value = record.get(t.cast("str", self.replication_key))
+        key = tuple(record.get(name) for name in self.primary_keys)
+        if value == second:
+            if key in keys:
+                self.progress.records -= 1  # counted by the base class, not emitted
+                return None
+            keys.add(key)
+        elif value is not None and (second is None or value > second):
+            self._second = (value, {key})
+        return record
 
 
 class DefinitionsStream(PipedriveStream):

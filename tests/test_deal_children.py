@@ -8,7 +8,8 @@ import math
 import pytest
 
 from tap_pipedrive.client import PipedriveStream
-from tests.conftest import config_for
+from tests.conftest import TOKEN, config_for
+from tests.emulator import Emulator
 from tests.singer_run import sync
 
 CHILDREN = ["deal_products", "deal_installments", "dealflow"]
@@ -139,3 +140,32 @@ def test_note_and_file_items_are_typed_as_their_streams_records(children_sync, e
         assert record["note"]["id"] == int(record["id"].split(":")[1])
         assert record["note"]["add_time"].endswith("Z")
         assert record["note"]["deal_id"] == record["deal_id"]
+
+
+def test_a_refused_child_stream_does_not_pin_the_deals_read(tmp_path):
+    with Emulator(
+        seed=12, scale=600, api_token=TOKEN, gated={"/api/v2/deals/installments": 402}
+    ) as emu:
+        streams = ["deals", "deal_products", "deal_installments"]
+        first = sync(config_for(emu), streams=streams)
+        assert not first.records("deal_installments")
+        emu.clear_log()
+        second = sync(config_for(emu), state=first.final_state, streams=streams)
+        live = [r for r in first.records("deals") if not r["is_archived"]]
+        bookmark_second = {
+            r["id"] for r in live if r["update_time"] == max(x["update_time"] for x in live)
+        }
+        archived = [r for r in first.records("deals") if r["is_archived"]]
+        archived_second = {
+            r["id"] for r in archived if r["update_time"] == max(x["update_time"] for x in archived)
+        }
+        assert second.ids("deals") == bookmark_second | archived_second
+
+
+def test_a_stream_map_filter_on_deals_keeps_their_children(emulator):
+    config = config_for(emulator, stream_maps={"deals": {"__filter__": "record['id'] % 100 != 0"}})
+    result = sync(config, streams=["deals", "deal_products"])
+    assert 100 not in result.ids("deals")
+    deals = {d["id"] for d in live_deals(emulator) + archived_deals(emulator)}
+    expected = {r["id"] for r in emulator.records("deal_products") if r["deal_id"] in deals}
+    assert result.ids("deal_products") == expected

@@ -206,3 +206,31 @@ def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path
                     if m.get("stream") == stream and m["type"] == "RECORD"
                 }
                 assert seen | resumed.ids(stream) == full.ids(stream), (stream, kill_point)
+
+
+@pytest.mark.parametrize("stream", ["notes", "leads"])
+def test_a_record_updated_during_a_v1_read_shifts_no_other_record_out(stream):
+    # v1 pages by offset: a record read on page 1 and updated meanwhile moves to the end, and
+    # every later record moves up one place. Pages asked by time skip none of them.
+    with Emulator(seed=9, scale=4000, api_token=TOKEN) as emu:  # leads and notes: 2+ pages
+        first_page = sorted(
+            emu.records(stream), key=lambda r: (to_second(r["update_time"]), str(r["id"]))
+        )[:10]
+        moved = first_page[3]["id"]
+        path = f"/v1/{stream}"
+
+        def update_after_the_first_page(entry):
+            if entry.path == path and entry.query.get("start", "0") == "0":
+                emu.on_request(None)
+                emu.touch(stream, [moved])
+
+        emu.on_request(update_after_the_first_page)
+        result = sync(config_for(emu), streams=[stream])
+        pages = [r for r in emu.requests if r.path == path]
+        assert len(pages) >= 2
+        assert result.ids(stream) == set(emu.all_ids(stream))
+        assert len(result.records(stream)) == len(result.ids(stream))
+
+
+def to_second(value: str) -> str:
+    return value[:19]

@@ -55,7 +55,7 @@ class DealsStream(V2Stream):
         marks += [
             t.cast("DealChildStream", child).watermark(context)
             for child in self.child_streams
-            if child.selected
+            if child.selected and not t.cast("DealChildStream", child).access_denied
         ]
         return None if None in marks else min(t.cast("list[str]", marks), default=None)
 
@@ -70,12 +70,18 @@ class DealsStream(V2Stream):
     def generate_child_contexts(
         self, record: dict[str, t.Any], context: Context | None
     ) -> t.Iterable[Context | None]:
-        """Hand the child streams a batch of deals once it is full."""
-        if not self._feeds_children:
-            return
-        self._batch.append([record["id"], record["update_time"], bool(record.get("is_deleted"))])
-        if len(self._batch) == BATCH:
-            yield self._child_context(context)
+        """Hand the child streams a batch of deals once it is full.
+
+        The batch is synced here rather than yielded: the SDK would skip a yielded context when
+        a stream map filters out the deal that happens to complete the batch.
+        """
+        if self._feeds_children:
+            self._batch.append(
+                [record["id"], record["update_time"], bool(record.get("is_deleted"))]
+            )
+            if len(self._batch) == BATCH:
+                self._sync_children(self._child_context(context))
+        yield from ()
 
     def _child_context(self, context: Context | None) -> dict[str, t.Any]:
         batch, self._batch = self._batch, []
@@ -113,9 +119,11 @@ class DealChildStream(PipedriveStream):
         deals = [d for d in context["deals"] if not d[2] and (since is None or d[1] >= since)]
         if deals:
             yield from super().get_records({**context, "deals": deals})
-        if not self.access_denied:
-            marks = self.stream_state.setdefault("deals_updated_since", {})
-            marks[_list_of(context)] = context["deals"][-1][1]
+        # Also when Pipedrive refuses the stream (402/403): a refused stream must not pin the
+        # deals read to its old watermark run after run. (Reset its state to backfill it once
+        # the plan has the feature.)
+        marks = self.stream_state.setdefault("deals_updated_since", {})
+        marks[_list_of(context)] = context["deals"][-1][1]
 
 
 def _list_of(context: Context | None) -> str:

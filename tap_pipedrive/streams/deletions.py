@@ -67,11 +67,12 @@ class RecentsPaginator(BaseAPIPaginator[Page]):
     read already are dropped. Offsets remain only for a page that all falls in two seconds.
     """
 
-    def __init__(self, since: str, until: str) -> None:
+    def __init__(self, since: str, until: str, clock: str | None = None) -> None:
         super().__init__((since, 0))
         self.until = until
-        #: The newest change time read; a change without a time (`data: null`) is given it.
-        self.clock = since
+        #: The newest change time read (from the bookmark); a change without a time
+        #: (`data: null`) is given it.
+        self.clock = clock or since
         #: The newest change time read before `until`: where the next run can start.
         self.newest: str | None = None
         self._seen: set[tuple[t.Any, t.Any, str | None]] = set()
@@ -157,9 +158,11 @@ class DeletedRecordsStream(V1Stream):
         """`since_timestamp` in v1's `YYYY-MM-DD HH:MM:SS` (UTC); recents has no sort or bound."""
         return {"since_timestamp": _v1_time(t.cast("str", self.lower_bound))}
 
-    def get_new_paginator(self) -> RecentsPaginator:  # type: ignore[override]  # not offsets
+    def get_new_paginator(self) -> RecentsPaginator:  # not offsets, not `TimePaginator`
         """Pages from the bookmark to the read's frozen upper bound."""
-        self._paginator = RecentsPaginator(t.cast("str", self.lower_bound), self.upper_bound)
+        # From a second before the bookmark: the docs say recents lists changes "after" it.
+        bookmark = t.cast("str", self.lower_bound)
+        self._paginator = RecentsPaginator(_second_before(bookmark), self.upper_bound, bookmark)
         return self._paginator
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
