@@ -81,6 +81,22 @@ def to_rfc3339(value: str | None) -> str | None:
     return format_instant(parsed)
 
 
+def datetime_fields(schema: t.Mapping[str, t.Any]) -> tuple[str, ...]:
+    """The top-level date-time properties of an object schema."""
+    return tuple(
+        name for name, prop in schema["properties"].items() if prop.get("format") == "date-time"
+    )
+
+
+def normalize_times(row: dict[str, t.Any], fields: t.Iterable[str]) -> dict[str, t.Any]:
+    """`row` with those timestamp fields as RFC 3339 UTC (in place)."""
+    for name in fields:
+        value = row.get(name)
+        if value is not None:
+            row[name] = to_rfc3339(value)
+    return row
+
+
 def format_instant(moment: datetime.datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with whole seconds."""
     return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -249,11 +265,7 @@ class PipedriveStream(RESTStream[t.Any]):
     @functools.cached_property
     def _datetime_fields(self) -> tuple[str, ...]:
         """Top-level date-time columns, normalized to RFC 3339 UTC on the way out."""
-        return tuple(
-            name
-            for name, prop in self.schema["properties"].items()
-            if prop.get("format") == "date-time"
-        )
+        return datetime_fields(self.schema)
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -422,6 +434,7 @@ class PipedriveStream(RESTStream[t.Any]):
         extra = record.keys() - self._columns
         if extra:
             self._drop_columns(record, extra)
+        self.progress.records += 1
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
@@ -500,17 +513,13 @@ class PipedriveStream(RESTStream[t.Any]):
         if self.custom_fields is not None:
             values = row.pop("custom_fields", None) if self.custom_fields_nested else dict(row)
             self.custom_fields.flatten(row, values)
-        for name in self._datetime_fields:
-            value = row.get(name)
-            if value is not None:
-                row[name] = to_rfc3339(value)
+        normalize_times(row, self._datetime_fields)
         if self.replication_key and self.windowed:
             value = row.get(self.replication_key)
             if value is not None and (
                 value >= self.upper_bound or (self.lower_bound and value < self.lower_bound)
             ):
                 return None
-        self.progress.records += 1
         return row
 
 
@@ -591,7 +600,6 @@ class V1Stream(PipedriveStream):
         key = tuple(record.get(name) for name in self.primary_keys)
         if value == second:
             if key in keys:
-                self.progress.records -= 1  # counted by the base class, not emitted
                 return None
             keys.add(key)
         elif value is not None and (second is None or value > second):

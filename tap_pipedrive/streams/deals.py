@@ -15,7 +15,15 @@ from __future__ import annotations
 import typing as t
 
 from tap_pipedrive import schemas
-from tap_pipedrive.client import NotFoundError, PipedriveStream, V1Stream, V2Stream, to_rfc3339
+from tap_pipedrive.client import (
+    NotFoundError,
+    PipedriveStream,
+    V1Stream,
+    V2Stream,
+    datetime_fields,
+    normalize_times,
+    to_rfc3339,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -173,21 +181,8 @@ _DEAL_CHANGE_COLUMNS = (
 
 #: Flow item types typed as a stream's records -> their date-time fields (v1 format in the flow).
 _TYPED_ITEMS = {
-    kind: tuple(
-        name
-        for name, prop in schemas.DEALFLOW["properties"][kind]["properties"].items()
-        if prop.get("format") == "date-time"
-    )
-    for kind in ("note", "file")
+    kind: datetime_fields(schemas.DEALFLOW["properties"][kind]) for kind in ("note", "file")
 }
-
-
-def _utc_times(data: dict[str, t.Any], fields: t.Iterable[str]) -> dict[str, t.Any]:
-    """A v1 record with its timestamps as RFC 3339 UTC, like the stream of its own."""
-    for name in fields:
-        if data.get(name) is not None:
-            data[name] = to_rfc3339(data[name])
-    return data
 
 
 class DealFlowStream(DealChildStream, V1Stream):
@@ -231,7 +226,7 @@ class DealFlowStream(DealChildStream, V1Stream):
             # The API sends `[]` for "no additional data".
             record["additional_data"] = data.get("additional_data") or None
         elif kind in _TYPED_ITEMS:
-            record[kind] = _utc_times(data, _TYPED_ITEMS[kind])
+            record[kind] = normalize_times(data, _TYPED_ITEMS[kind])
         else:
             record["data"] = data
         return super().post_process(record, context)
