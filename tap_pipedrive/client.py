@@ -252,6 +252,7 @@ class PipedriveStream(RESTStream[t.Any]):
             mode=self.config.get("custom_field_names", "key"),
             labels=bool(self.config.get("option_labels")),
             reserved=self.base_schema["properties"],
+            logger=self.logger,
         )
 
     @functools.cached_property
