@@ -467,7 +467,8 @@ class PipedriveStream(RESTStream[t.Any]):
         """Read the window [bookmark, now) frozen at the start; skip a stream the plan lacks."""
         if self.access_denied:
             return
-        self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
+        if not hasattr(self, "upper_bound"):  # one window per run, for every partition
+            self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
         self._warn_of_new_custom_fields()
         try:
