@@ -211,6 +211,11 @@ class PipedriveStream(RESTStream[t.Any]):
     request_timeout: t.ClassVar[float] = 120.0
 
     @property
+    def emit_activate_version_messages(self) -> bool:
+        """Whether a full-table read is announced with ACTIVATE_VERSION (on by default)."""
+        return bool(self.config.get("emit_activate_version_messages", True))
+
+    @property
     def timeout(self) -> float:  # type: ignore[override]
         """Seconds to wait for an answer."""
         return self.request_timeout

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import typing as t
 
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+
 from tap_pipedrive import schemas
 from tap_pipedrive.client import (
     NotFoundError,
@@ -107,6 +109,24 @@ class DealChildStream(PipedriveStream):
     state_partitioning_keys: t.ClassVar[list[str]] = []
     is_sorted = False
     windowed = False
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Said in the catalog: these streams are read for the deals updated since their
+        # watermark (`deals_updated_since`), never as a full table.
+        self.forced_replication_method = REPLICATION_INCREMENTAL
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: a read holds the rows of the updated deals only, not the whole table."""
+        return False
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """The deals watermark is the state; a replication key, where there is one, too."""
+        if self.replication_key:
+            super()._increment_stream_state(latest_record, context=context)
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """None: the deals batch is the filter."""
