@@ -1,11 +1,14 @@
-"""The tap into a real PostgreSQL through meltanolabs-target-postgres: tables, types, upserts.
+"""Every stream into a real PostgreSQL through meltanolabs-target-postgres: tables, types, upserts.
 
 `make test` installs the target in its own virtualenv (`make target-postgres`) and makes sure the
 PostgreSQL server binaries exist (`make postgres`: apt-get as root when they are missing). This
 module starts a throwaway server on 127.0.0.1 (a free port, a temporary data directory, as a
-non-root user), loads the emulator's account, changes some records, loads incrementally again and
-checks the database with SQL (psycopg from the target's virtualenv). Outside CI it is skipped,
-with the reason, when the server or the target cannot be had; in CI (CI=true) that is a failure.
+non-root user), loads the emulator's account with every stream selected (as meltano.yml's
+extractor, without `select:`, selects them), changes some records and deletes a user, loads
+incrementally again and checks the database with SQL (psycopg from the target's virtualenv);
+then runs `meltano run tap-pipedrive target-postgres` once into a second database. Outside CI it
+is skipped, with the reason, when the server or the target cannot be had; in CI (CI=true) that
+is a failure.
 """
 
 from __future__ import annotations
@@ -195,10 +198,10 @@ class Postgres:
                 self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def query(self, *statements: str) -> list[list[list[t.Any]]]:
+    def query(self, *statements: str, database: str = "postgres") -> list[list[list[t.Any]]]:
         """Run statements in one autocommit session; the rows of each (dates as ISO strings)."""
         result = subprocess.run(
-            [str(TARGET_VENV / "bin" / "python"), "-c", SQL_CLIENT, str(self.port)],
+            [str(TARGET_VENV / "bin" / "python"), "-c", SQL_CLIENT, str(self.port), database],
             input=json.dumps(statements),
             capture_output=True,
             text=True,
@@ -217,7 +220,7 @@ SQL_CLIENT = """
 import json, sys, psycopg
 out = []
 with psycopg.connect(host="127.0.0.1", port=int(sys.argv[1]), user="postgres",
-                     dbname="postgres", autocommit=True) as connection:
+                     dbname=sys.argv[2], autocommit=True) as connection:
     for statement in json.load(sys.stdin):
         cursor = connection.execute(statement)
         out.append([list(row) for row in cursor.fetchall()] if cursor.description else [])
@@ -405,8 +408,8 @@ def load(workdir: Path, port: int, state: dict[str, t.Any] | None, name: str) ->
 
 
 @pytest.fixture(scope="module")
-def loads(tmp_path_factory) -> t.Iterator[Loads]:
-    """Load every stream once, change records, convert timestamp columns, load again."""
+def server() -> t.Iterator[Postgres]:
+    """A throwaway PostgreSQL server for this module's loads."""
     if not (TARGET_VENV / "bin" / "target-postgres").exists():
         unavailable(
             f"target-postgres is not installed in {TARGET_VENV} (run `make target-postgres`)"
@@ -418,73 +421,80 @@ def loads(tmp_path_factory) -> t.Iterator[Loads]:
             "PATH; `make postgres` installs them with apt-get when run as root"
         )
     pg = Postgres(bindir)
-    workdir = tmp_path_factory.mktemp("postgres")
     try:
         pg.start()
-        with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:
-            config = {"api_token": TOKEN, "api_url": emu.url}
-            (workdir / "tap.json").write_text(json.dumps(config))
-            catalog = select(discover(config), STREAMS)
-            keys = keys_of(catalog)
-            (workdir / "catalog.json").write_text(json.dumps(catalog))
-
-            state = load(workdir, pg.port, None, "first")
-            first = Snapshot.take(pg, keys)
-            expected_first = {s: expected_ids(emu, s, keys[s]) for s in STREAMS}
-
-            # Changes for the incremental load, a few seconds in the past so that the second
-            # load's upper bound (its start) includes them; and a user deleted.
-            when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
-            touched = {s: set(sorted(emu.all_ids(s))[::7]) for s in INCREMENTAL}
-            added = set(emu.add("persons", 3))
-            touched["persons"] |= added
-            for stream, ids in touched.items():
-                emu.touch(stream, ids, when=when)
-            deleted_user = sorted(emu.all_ids("users"))[-1]
-            emu.delete("users", [deleted_user])
-
-            # What a warehouse owner does to get timestamptz (see test_target_creates_timestamptz):
-            # convert the columns once; later loads keep them and upsert into them.
-            converted: dict[str, set[str]] = {}
-            for table, columns in first.columns.items():
-                for column, data_type in columns.items():
-                    if data_type == "timestamp without time zone":
-                        converted.setdefault(table, set()).add(column)
-            pg.query(
-                *(
-                    f'ALTER TABLE {SCHEMA}."{table}" '
-                    + ", ".join(
-                        f'ALTER COLUMN "{c}" TYPE timestamptz USING "{c}" AT TIME ZONE \'UTC\''
-                        for c in sorted(columns)
-                    )
-                    for table, columns in converted.items()
-                )
-            )
-
-            between = datetime.datetime.now(UTC)
-            load(workdir, pg.port, state, "second")
-            second = Snapshot.take(pg, keys)
-            tables = sorted(second.tables & set(keys))
-            rows = pg.query(
-                *(
-                    f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}" '
-                    f"WHERE _sdc_extracted_at >= '{between.isoformat()}'"
-                    for s in tables
-                ),
-                f"SELECT id, log_time FROM {SCHEMA}.dealflow",
-                f"SELECT id, _sdc_deleted_at FROM {SCHEMA}.users",
-            )
-            rewritten = {
-                s: {key_value(row) for row in found} for s, found in zip(tables, rows, strict=False)
-            }
-            dealflow_times = {row[0]: row[1] for row in rows[-2]}
-            deleted_at = {row[0]: row[1] for row in rows[-1]}
-            yield Loads(
-                emu, pg, catalog, keys, first, second, expected_first, state, touched, added,
-                deleted_user, when, between, converted, rewritten, dealflow_times, deleted_at,
-            )  # fmt: skip
+        yield pg
     finally:
         pg.stop()
+
+
+@pytest.fixture(scope="module")
+def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
+    """Load every stream once, change records, convert timestamp columns, load again."""
+    pg = server
+    workdir = tmp_path_factory.mktemp("postgres")
+    with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:
+        config = {"api_token": TOKEN, "api_url": emu.url}
+        (workdir / "tap.json").write_text(json.dumps(config))
+        catalog = select(discover(config), STREAMS)
+        keys = keys_of(catalog)
+        (workdir / "catalog.json").write_text(json.dumps(catalog))
+
+        state = load(workdir, pg.port, None, "first")
+        first = Snapshot.take(pg, keys)
+        expected_first = {s: expected_ids(emu, s, keys[s]) for s in STREAMS}
+
+        # Changes for the incremental load, a few seconds in the past so that the second
+        # load's upper bound (its start) includes them; and a user deleted.
+        when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+        touched = {s: set(sorted(emu.all_ids(s))[::7]) for s in INCREMENTAL}
+        added = set(emu.add("persons", 3))
+        touched["persons"] |= added
+        for stream, ids in touched.items():
+            emu.touch(stream, ids, when=when)
+        deleted_user = sorted(emu.all_ids("users"))[-1]
+        emu.delete("users", [deleted_user])
+
+        # What a warehouse owner does to get timestamptz (see test_target_creates_timestamptz):
+        # convert the columns once; later loads keep them and upsert into them.
+        converted: dict[str, set[str]] = {}
+        for table, columns in first.columns.items():
+            for column, data_type in columns.items():
+                if data_type == "timestamp without time zone":
+                    converted.setdefault(table, set()).add(column)
+        pg.query(
+            *(
+                f'ALTER TABLE {SCHEMA}."{table}" '
+                + ", ".join(
+                    f'ALTER COLUMN "{c}" TYPE timestamptz USING "{c}" AT TIME ZONE \'UTC\''
+                    for c in sorted(columns)
+                )
+                for table, columns in converted.items()
+            )
+        )
+
+        between = datetime.datetime.now(UTC)
+        load(workdir, pg.port, state, "second")
+        second = Snapshot.take(pg, keys)
+        tables = sorted(second.tables & set(keys))
+        rows = pg.query(
+            *(
+                f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}" '
+                f"WHERE _sdc_extracted_at >= '{between.isoformat()}'"
+                for s in tables
+            ),
+            f"SELECT id, log_time FROM {SCHEMA}.dealflow",
+            f"SELECT id, _sdc_deleted_at FROM {SCHEMA}.users",
+        )
+        rewritten = {
+            s: {key_value(row) for row in found} for s, found in zip(tables, rows, strict=False)
+        }
+        dealflow_times = {row[0]: row[1] for row in rows[-2]}
+        deleted_at = {row[0]: row[1] for row in rows[-1]}
+        yield Loads(
+            emu, pg, catalog, keys, first, second, expected_first, state, touched, added,
+            deleted_user, when, between, converted, rewritten, dealflow_times, deleted_at,
+        )  # fmt: skip
 
 
 def schema_of(catalog: dict[str, t.Any], stream: str) -> dict[str, t.Any]:
@@ -633,3 +643,69 @@ def test_custom_fields_are_typed_columns(loads, stream):
 def test_deals_have_a_custom_field_of_every_type(loads):
     kinds = {f["field_type"] for f in custom_fields(loads.emulator.url, "dealFields")}
     assert kinds == set(CUSTOM_FIELD_COLUMNS)
+
+
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+MELTANO_PLUGINS = (
+    Path(".meltano", "extractors", "tap-pipedrive"),
+    Path(".meltano", "loaders", "target-postgres"),
+)
+
+
+def test_meltano_run_loads_every_stream(server, tmp_path):
+    """`meltano run tap-pipedrive target-postgres` with meltano.yml as it is (no `select:`)."""
+    missing = [
+        str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in MELTANO_PLUGINS)) if not p.exists()
+    ]
+    if missing:
+        unavailable(f"Meltano or its plugins are not installed (run `make meltano`): {missing}")
+    project = tmp_path / "project"
+    for kind in ("extractors", "loaders"):
+        (project / ".meltano" / kind).mkdir(parents=True)
+    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
+    for plugin in MELTANO_PLUGINS:
+        (project / plugin).symlink_to(ROOT / plugin, target_is_directory=True)
+    server.query("CREATE DATABASE meltano")
+    with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_POSTGRES"))
+            and k != "VIRTUAL_ENV"
+        }
+        env.update(
+            MELTANO_PROJECT_ROOT=str(project),
+            MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
+            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
+            MELTANO_DISABLE_TRACKING="true",
+            MELTANO_AUTO_INSTALL="false",
+            TAP_PIPEDRIVE_API_URL=emu.url,
+            TAP_PIPEDRIVE_API_TOKEN=TOKEN,
+            # Before the emulator's oldest record, so every table holds all of it.
+            TAP_PIPEDRIVE_START_DATE="2000-01-01T00:00:00Z",
+            TARGET_POSTGRES_HOST="127.0.0.1",
+            TARGET_POSTGRES_PORT=str(server.port),
+            TARGET_POSTGRES_USER="postgres",
+            TARGET_POSTGRES_PASSWORD="unused",
+            TARGET_POSTGRES_DATABASE="meltano",
+        )
+        result = subprocess.run(
+            [str(MELTANO), "run", "tap-pipedrive", "target-postgres"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        catalog = discover({"api_token": TOKEN, "api_url": emu.url})
+        keys = keys_of(catalog)
+        expected = {s: expected_ids(emu, s, keys[s]) for s in STREAMS}
+    found = server.query(
+        *(f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}"' for s in STREAMS),
+        database="meltano",
+    )
+    assert {
+        s: {key_value(row) for row in rows} for s, rows in zip(STREAMS, found, strict=True)
+    } == (expected)
