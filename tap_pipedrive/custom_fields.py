@@ -202,7 +202,7 @@ class CustomFieldMapper:
                 }
                 for part, name in columns.items():
                     self.properties[name] = {**parts[part], **description}
-                self._objects.append(_Object(field, tuple(columns.items()), frozenset(columns)))
+                self._objects.append(_Object(field, columns))
                 continue
             use_labels = labels and field.field_type in _LABEL_TYPES
             schema = (_LABEL_TYPES if use_labels else SCALAR_TYPES).get(field.field_type, _ANY)
@@ -226,7 +226,7 @@ class CustomFieldMapper:
         """Set the custom-field columns of `record` from its custom values (by field code)."""
         values = values or {}
         scalars = list(map(values.get, self._direct_codes))
-        if dict in map(type, scalars):  # an object where the type says scalar: keep its value
+        if dict in set(map(type, scalars)):  # an object where a scalar belongs: keep its value
             codes = self._direct_codes
             scalars = [self._scalar(c, v) for c, v in zip(codes, scalars, strict=True)]
         record.update(zip(self._direct_columns, scalars, strict=True))
@@ -238,16 +238,15 @@ class CustomFieldMapper:
                 value = self._scalar(code, value)
             record[column] = None if value is None else _label(value, options)
         for item in self._objects:
-            code = item.field.code
-            value = values.get(code)
+            value = values.get(item.code)
             if type(value) is dict:
                 if not value.keys() <= item.parts:
                     self._warn(item.field, value.keys() - item.parts)
                 for part, column in item.columns:
                     record[column] = value.get(part)
             else:  # v1 (leads) splits objects into `<code>` and `<code>_<part>` keys
-                for part, column in item.columns:
-                    record[column] = value if part == "value" else values.get(f"{code}_{part}")
+                for key, column in item.split:
+                    record[column] = values.get(key)
 
     def _scalar(self, code: str, value: t.Any) -> t.Any:
         """The `value` of an object sent for a one-column field; its other keys are dropped."""
@@ -271,13 +270,20 @@ class CustomFieldMapper:
         )
 
 
-@dataclasses.dataclass(frozen=True)
 class _Object:
-    """An object-valued field: its (part, column) pairs and the set of its parts."""
+    """An object-valued field: its (part, column) pairs, and its v1 split keys' columns."""
 
-    field: CustomField
-    columns: tuple[tuple[str, str], ...]
-    parts: frozenset[str]
+    __slots__ = ("code", "columns", "field", "parts", "split")
+
+    def __init__(self, field: CustomField, columns: dict[str, str]) -> None:
+        self.field = field
+        self.code = field.code
+        self.columns = tuple(columns.items())
+        self.parts = frozenset(columns)
+        self.split = tuple(
+            (field.code if part == "value" else f"{field.code}_{part}", column)
+            for part, column in columns.items()
+        )
 
 
 def _label(value: t.Any, options: t.Mapping[t.Any, str]) -> t.Any:
