@@ -7,7 +7,8 @@ TARGET_JSONL := .venv-targets/target-jsonl/bin/target-jsonl
 TARGET_POSTGRES := .venv-targets/target-postgres/bin/target-postgres
 TARGET_POSTGRES_VERSION := 0.8.1
 # Meltano in a virtualenv of its own; `meltano install` puts meltano.yml's plugins (the tap, from
-# this directory, and target-jsonl) in virtualenvs under .meltano/. tests/test_meltano.py runs them.
+# this directory, target-jsonl and target-postgres) in virtualenvs under .meltano/.
+# tests/test_meltano.py and tests/test_postgres.py run them.
 MELTANO_VERSION := 4.4.1
 MELTANO := .venv-meltano/bin/meltano
 MELTANO_PLUGINS := .meltano/.plugins-installed

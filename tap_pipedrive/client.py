@@ -211,6 +211,11 @@ class PipedriveStream(RESTStream[t.Any]):
     request_timeout: t.ClassVar[float] = 120.0
 
     @property
+    def emit_activate_version_messages(self) -> bool:
+        """Whether a full-table read is announced with ACTIVATE_VERSION (on by default)."""
+        return bool(self.config.get("emit_activate_version_messages", True))
+
+    @property
     def timeout(self) -> float:  # type: ignore[override]
         """Seconds to wait for an answer."""
         return self.request_timeout
@@ -252,6 +257,7 @@ class PipedriveStream(RESTStream[t.Any]):
             mode=self.config.get("custom_field_names", "key"),
             labels=bool(self.config.get("option_labels")),
             reserved=self.base_schema["properties"],
+            logger=self.logger,
         )
 
     @functools.cached_property
@@ -466,7 +472,8 @@ class PipedriveStream(RESTStream[t.Any]):
         """Read the window [bookmark, now) frozen at the start; skip a stream the plan lacks."""
         if self.access_denied:
             return
-        self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
+        if not hasattr(self, "upper_bound"):  # one window per run, for every partition
+            self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
         self._warn_of_new_custom_fields()
         try:

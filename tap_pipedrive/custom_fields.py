@@ -4,10 +4,14 @@ v2 records nest custom values under `custom_fields: {<40-hex field_code>: value}
 each custom field as top-level columns, typed from its definition's `field_type`:
 
 - scalars (text, numbers, dates, ids, options) become one column;
-- objects (monetary, daterange, timerange, address, and any field whose definition lists
-  `subfields`) become one column for their `value` and one `<column>_<part>` column per other part
-  (`_currency`, `_until`, `_timezone_name`, `_route`, ...), the names the v1 API and the legacy
-  extractors used;
+- objects become one column for their `value` and one `<column>_<part>` column per other part,
+  the names the v1 API, the legacy tap and Stitch use. The parts come from the field TYPE
+  (`OBJECT_TYPES`: monetary `_currency`; daterange `_until`; time `_timezone_id`,
+  `_timezone_name`; timerange all three; address `_route`, `_locality`, ...), because the spec
+  lists `subfields` for address and monetary only; `subfields` may add parts, never remove any;
+- a value never lands in a column whose type cannot hold it: an object sent for a one-column
+  field keeps its `value`, and parts the tap does not know are dropped, with one warning per
+  field;
 - single options (`enum`) are the option id, multiple options (`set`) a list of ids; with
   `option_labels` they are the option label(s) instead.
 
@@ -18,6 +22,7 @@ by a snake_case slug of the field's name (`name`); see `column_names` for collis
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import typing as t
 import unicodedata
@@ -71,13 +76,18 @@ _ADDRESS_PARTS = (
     "admin_area_level_2", "country", "postal_code", "formatted_address",
 )  # fmt: skip
 
-#: Object-valued types: the schema of each part; `value` is the main column.
+#: Object-valued types: the schema of each part of their value; `value` is the main column. A
+#: definition's `subfields` are the spec's only description of parts, and it lists them for
+#: address and monetary alone, so the shapes of the v2 objects are known here, by type.
 OBJECT_TYPES: dict[str, dict[str, Schema]] = {
     "monetary": {"value": _NUMBER, "currency": _STRING},
     "daterange": {"value": _DATE, "until": _DATE},
-    "timerange": {"value": _TIME, "until": _TIME, "timezone_name": _STRING},
+    "time": {"value": _TIME, "timezone_id": _INTEGER, "timezone_name": _STRING},
+    "timerange": {
+        "value": _TIME, "until": _TIME, "timezone_id": _INTEGER, "timezone_name": _STRING,
+    },
     "address": {"value": _STRING, **dict.fromkeys(_ADDRESS_PARTS, _STRING)},
-}
+}  # fmt: skip
 
 _LABEL_TYPES: dict[str, Schema] = {
     "enum": _STRING,
@@ -85,6 +95,7 @@ _LABEL_TYPES: dict[str, Schema] = {
 }
 
 _HEX_CODE = re.compile(r"[0-9a-f]{40}")
+_LOGGER = logging.getLogger("tap-pipedrive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,11 +128,17 @@ class CustomField:
         return cls(code, name, row.get("field_type") or "", options, parts)
 
     def part_schemas(self) -> dict[str, Schema] | None:
-        """The schema of each part of an object value (`value` first), None for a scalar."""
-        if self.parts:
-            parts = {part: SCALAR_TYPES.get(kind, _ANY) for part, kind in self.parts}
-            return {"value": parts.pop("value", _ANY), **parts}
-        return OBJECT_TYPES.get(self.field_type)
+        """The schema of each part of an object value (`value` first), None for a scalar.
+
+        The type's known parts, plus any part the definition's `subfields` add.
+        """
+        known = OBJECT_TYPES.get(self.field_type)
+        if not self.parts:
+            return known
+        parts = dict(known or {"value": SCALAR_TYPES.get(self.field_type, _ANY)})
+        for part, kind in self.parts:
+            parts.setdefault(part, SCALAR_TYPES.get(kind, _ANY))
+        return parts
 
 
 def slug(name: str) -> str:
@@ -163,34 +180,42 @@ class CustomFieldMapper:
         mode: str = "key",
         labels: bool = False,
         reserved: t.Collection[str] = (),
+        logger: logging.Logger = _LOGGER,
     ) -> None:
         names = column_names(fields, mode, reserved)
         self.properties: dict[str, Schema] = {}
-        # Precomputed for the hot path: one-column fields copied in one `update`, then the
-        # fields that need work: (code, [(part, column)], option labels or None).
+        self._logger = logger
+        self._warned: set[str] = set()
+        # Precomputed for the hot path: one-column fields copied in one `update` (those that
+        # can hold any JSON apart), then the object-valued fields and the option labels.
         direct: list[tuple[str, str]] = []
-        self._plan: list[tuple[str, list[tuple[str | None, str]], dict[t.Any, str] | None]] = []
+        self._any: list[tuple[str, str]] = []
+        self._objects: list[_Object] = []
+        self._labels: list[tuple[str, str, dict[t.Any, str]]] = []
         for field in fields:
             column = names[field.code]
             description = {"description": f"{field.name} (custom field {field.code})"}
             parts = field.part_schemas()
             if parts is not None:
-                names_by_part = {
+                columns = {
                     part: column if part == "value" else f"{column}_{part}" for part in parts
                 }
-                for part, name in names_by_part.items():
+                for part, name in columns.items():
                     self.properties[name] = {**parts[part], **description}
-                self._plan.append((field.code, list(names_by_part.items()), None))
+                self._objects.append(_Object(field, columns))
                 continue
             use_labels = labels and field.field_type in _LABEL_TYPES
             schema = (_LABEL_TYPES if use_labels else SCALAR_TYPES).get(field.field_type, _ANY)
             self.properties[column] = {**schema, **description}
             if use_labels:
-                self._plan.append((field.code, [(None, column)], field.options))
+                self._labels.append((field.code, column, field.options))
+            elif schema is _ANY:
+                self._any.append((field.code, column))
             else:
                 direct.append((field.code, column))
         self._direct_codes = tuple(code for code, _ in direct)
         self._direct_columns = tuple(column for _, column in direct)
+        self._fields = {field.code: field for field in fields}
 
     @property
     def columns(self) -> set[str]:
@@ -200,21 +225,65 @@ class CustomFieldMapper:
     def flatten(self, record: dict[str, t.Any], values: t.Mapping[str, t.Any] | None) -> None:
         """Set the custom-field columns of `record` from its custom values (by field code)."""
         values = values or {}
-        record.update(zip(self._direct_columns, map(values.get, self._direct_codes), strict=True))
-        for code, columns, options in self._plan:
+        scalars = list(map(values.get, self._direct_codes))
+        if dict in set(map(type, scalars)):  # an object where a scalar belongs: keep its value
+            codes = self._direct_codes
+            scalars = [self._scalar(c, v) for c, v in zip(codes, scalars, strict=True)]
+        record.update(zip(self._direct_columns, scalars, strict=True))
+        for code, column in self._any:
+            record[column] = values.get(code)
+        for code, column, options in self._labels:
             value = values.get(code)
-            if options is not None and value is not None:
-                value = _label(value, options)
-            if len(columns) == 1 and columns[0][0] is None:
-                record[columns[0][1]] = value
-                continue
-            if isinstance(value, dict):
-                parts = value
+            if type(value) is dict and "value" in value:
+                value = self._scalar(code, value)
+            record[column] = None if value is None else _label(value, options)
+        for item in self._objects:
+            value = values.get(item.code)
+            if type(value) is dict:
+                if not value.keys() <= item.parts:
+                    self._warn(item.field, value.keys() - item.parts)
+                for part, column in item.columns:
+                    record[column] = value.get(part)
             else:  # v1 (leads) splits objects into `<code>` and `<code>_<part>` keys
-                parts = {part: values.get(f"{code}_{part}") for part, _ in columns}
-                parts["value"] = value
-            for part, column in columns:
-                record[column] = parts.get(t.cast("str", part))
+                for key, column in item.split:
+                    record[column] = values.get(key)
+
+    def _scalar(self, code: str, value: t.Any) -> t.Any:
+        """The `value` of an object sent for a one-column field; its other keys are dropped."""
+        if type(value) is not dict:
+            return value
+        if value.keys() - {"value"}:
+            self._warn(self._fields[code], value.keys() - {"value"})
+        return value.get("value")
+
+    def _warn(self, field: CustomField, keys: t.AbstractSet[str]) -> None:
+        if field.code in self._warned:
+            return
+        self._warned.add(field.code)
+        self._logger.warning(
+            "Custom field %r (%s, type %s) has value part(s) the tap does not know, not "
+            "emitted: %s",
+            field.name,
+            field.code,
+            field.field_type,
+            ", ".join(sorted(keys)),
+        )
+
+
+class _Object:
+    """An object-valued field: its (part, column) pairs, and its v1 split keys' columns."""
+
+    __slots__ = ("code", "columns", "field", "parts", "split")
+
+    def __init__(self, field: CustomField, columns: dict[str, str]) -> None:
+        self.field = field
+        self.code = field.code
+        self.columns = tuple(columns.items())
+        self.parts = frozenset(columns)
+        self.split = tuple(
+            (field.code if part == "value" else f"{field.code}_{part}", column)
+            for part, column in columns.items()
+        )
 
 
 def _label(value: t.Any, options: t.Mapping[t.Any, str]) -> t.Any:

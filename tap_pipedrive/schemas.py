@@ -857,50 +857,30 @@ TASKS = th.PropertiesList(
     th.Property("marked_as_done_time", th.DateTimeType),
 ).to_dict()
 
-# Deal change history (`GET /v1/deals/{id}/flow`). The endpoint returns a timeline of items
-# `{object, timestamp, data}`, where `object` names the item type (dealChange, activity, note,
-# file, mailMessage, invoice, document, ...) and `data` is that type's own record. The stream
-# emits one flat record per item: `id` is `f"{object}:{data.id}"` (ids of different types
-# collide), `log_time` is the item's `timestamp`, a dealChange's fields become columns, a note or
-# file item is that entity's v1 record (typed as the notes and files streams), and other types
-# (activity, mailMessage, ...: the spec gives their items no shape) keep their payload in `data`.
+# Deal change history (`GET /v1/deals/{id}/flow`), as the legacy tap and Stitch deliver it: one
+# row per change of a deal's field (`dealChange` items, custom fields included with
+# `all_changes=1`), keyed by the change's own integer id. The endpoint's other item types
+# (activities, notes, files, mail messages, ...) are not asked for: activities, notes and files
+# have streams of their own.
 DEALFLOW = th.PropertiesList(
-    th.Property(
-        "id", th.StringType, required=True, description="`{object}:{data.id}`, e.g. dealChange:12"
-    ),
+    th.Property("id", th.IntegerType, required=True, description="The change's id"),
     th.Property("deal_id", th.IntegerType),
-    th.Property("object", th.StringType, description="The item type, e.g. dealChange, note"),
-    th.Property("log_time", th.DateTimeType, description="When it happened (the item's timestamp)"),
-    th.Property("item_id", th.IntegerType, description="dealChange: the deal's ID"),
-    th.Property("user_id", th.IntegerType, description="dealChange: the user who made it"),
-    th.Property("field_key", th.StringType, description="dealChange: the changed field's key"),
+    th.Property("log_time", th.DateTimeType, description="When the change was made"),
+    th.Property("item_id", th.IntegerType, description="The deal's ID"),
+    th.Property("user_id", th.IntegerType, description="The user who made the change"),
+    th.Property("field_key", th.StringType, description="The changed field's key"),
     th.Property(
         "old_value",
         th.StringType,
-        description="dealChange: the value before, as a string (the API mixes strings and numbers)",
+        description="The value before, as a string (the API mixes strings and numbers)",
     ),
-    th.Property("new_value", th.StringType, description="dealChange: the value after, as a string"),
-    th.Property("is_bulk_update_flag", th.BooleanType, description="dealChange: a bulk edit"),
-    th.Property("change_source", th.StringType, description="dealChange: e.g. app, api, mobile"),
+    th.Property("new_value", th.StringType, description="The value after, as a string"),
+    th.Property("is_bulk_update_flag", th.BooleanType, description="A bulk edit"),
+    th.Property("change_source", th.StringType, description="e.g. app, api, mobile"),
     th.Property("change_source_user_agent", th.StringType),
     th.Property(
         "additional_data",
         th.ObjectType(additional_properties=True),
-        description="dealChange: extra detail, e.g. formatted old and new values",
-    ),
-    th.Property(
-        "data",
-        th.ObjectType(additional_properties=True),
-        description="The item's own record, for types other than dealChange, note and file",
+        description="Extra detail, e.g. formatted old and new values",
     ),
 ).to_dict()
-DEALFLOW["properties"].update(
-    {
-        item: {
-            "type": ["object", "null"],
-            "properties": schema["properties"],
-            "description": f"The {item} (a `{item}` item's record, as in the {item}s stream)",
-        }
-        for item, schema in (("note", NOTES), ("file", FILES))
-    }
-)

@@ -182,6 +182,18 @@ class TapPipedrive(Tap):
             title="User agent",
             description="User-Agent header sent with every request.",
         ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=True,
+            title="Emit ACTIVATE_VERSION messages",
+            description=(
+                "Announce each full read of a full-table stream (users, stages, pipelines, "
+                "filters, ...) with an ACTIVATE_VERSION message, so that a target soft-deletes "
+                "(target-postgres: `_sdc_deleted_at`) the rows gone from Pipedrive. `false` "
+                "turns it off."
+            ),
+        ),
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

@@ -42,26 +42,88 @@ def test_every_custom_field_is_a_column_named_by_its_code(by_key, emulator):
     assert "custom_fields" not in properties
 
 
+#: The emulator's deal custom fields holding one value (by name), and the object-valued ones
+#: with the parts of their v2 values (written from the spec and the emulator's data).
+SCALAR_FIELDS = (
+    "Contract length (months)", "Win score", "Renewal", "Lead Source", "Lead source!",
+    "Notes for finance", "Billing phone", "Delivery method", "Competitor", "Kick-off date",
+    "Segment", "Interests", "Parent deal", "Related deals", "Source lead", "Billing organization",
+    "Champion", "Implementation project", "Target stage", "Account manager",
+    "Follow-up activity", "Integration payload", "Signed contract scan", "Approval status",
+    "Partner visibility", "Price list", "Billing frequency", "Delivery board", "Delivery phase",
+)  # fmt: skip
+OBJECT_FIELDS = {
+    "Budget": ("value", "currency"),
+    "Contract period": ("value", "until"),
+    "Preferred call time": ("value", "timezone_id", "timezone_name"),
+    "Support hours": ("value", "until", "timezone_id", "timezone_name"),
+    "Delivery address": (
+        "value", "street_number", "route", "subpremise", "sublocality", "locality",
+        "admin_area_level_1", "admin_area_level_2", "country", "postal_code", "formatted_address",
+    ),
+}  # fmt: skip
+#: (JSON type, format) of each column of the object-valued fields, by part.
+OBJECT_COLUMN_TYPES = {
+    "Budget": {"value": ("number", None), "currency": ("string", None)},
+    "Contract period": {"value": ("string", "date"), "until": ("string", "date")},
+    "Preferred call time": {
+        "value": ("string", "time"),
+        "timezone_id": ("integer", None),
+        "timezone_name": ("string", None),
+    },
+    "Support hours": {
+        "value": ("string", "time"),
+        "until": ("string", "time"),
+        "timezone_id": ("integer", None),
+        "timezone_name": ("string", None),
+    },
+    "Delivery address": {part: ("string", None) for part in OBJECT_FIELDS["Delivery address"]},
+}
+
+
+def column(code: str, part: str) -> str:
+    return code if part == "value" else f"{code}_{part}"
+
+
+def test_the_emulators_definitions_list_subfields_only_for_address_and_monetary(emulator):
+    listed = {name for name, f in codes(emulator).items() if f["subfields"] is not None}
+    assert listed == {"Budget", "Delivery address"}
+
+
 def test_key_mode_values_equal_the_apis_for_scalars(by_key, emulator):
     raw = raw_deals(emulator)
-    scalar = [f for f in codes(emulator).values() if not f.get("subfields")]
+    fields = codes(emulator)
+    assert set(fields) == {*SCALAR_FIELDS, *OBJECT_FIELDS, "Größe des Kunden (m²) 🚀", "顧客ランク"}
     for record in by_key.records("deals"):
-        for definition in scalar:
-            code = definition["field_code"]
-            assert record[code] == raw[record["id"]]["custom_fields"].get(code), code
+        for name in SCALAR_FIELDS:
+            code = fields[name]["field_code"]
+            assert record[code] == raw[record["id"]]["custom_fields"].get(code), name
 
 
-def test_object_values_split_into_part_columns(by_key, emulator):
+@pytest.mark.parametrize("name", sorted(OBJECT_FIELDS))
+def test_object_values_split_into_part_columns(by_key, emulator, name):
     raw = raw_deals(emulator)
-    budget = codes(emulator)["Budget"]["field_code"]
-    address = codes(emulator)["Delivery address"]["field_code"]
+    code = codes(emulator)[name]["field_code"]
+    seen = 0
     for record in by_key.records("deals"):
-        money = raw[record["id"]]["custom_fields"].get(budget) or {}
-        assert record[budget] == money.get("value")
-        assert record[f"{budget}_currency"] == money.get("currency")
-        place = raw[record["id"]]["custom_fields"].get(address) or {}
-        assert record[address] == place.get("value")
-        assert record[f"{address}_postal_code"] == place.get("postal_code")
+        value = raw[record["id"]]["custom_fields"].get(code)
+        seen += value is not None
+        expected = {column(code, p): (value or {}).get(p) for p in OBJECT_FIELDS[name]}
+        assert {c: record[c] for c in expected} == expected
+    assert seen
+
+
+@pytest.mark.parametrize("name", sorted(OBJECT_FIELDS))
+def test_object_part_columns_are_typed_by_the_field_type(by_key, emulator, name):
+    properties = by_key.schema("deals")["schema"]["properties"]
+    code = codes(emulator)[name]["field_code"]
+    columns = {c for c in properties if c.startswith(code)}
+    assert columns == {column(code, p) for p in OBJECT_FIELDS[name]}
+    assert {
+        part: (next(k for k in properties[column(code, part)]["type"] if k != "null"),
+               properties[column(code, part)].get("format"))
+        for part in OBJECT_FIELDS[name]
+    } == OBJECT_COLUMN_TYPES[name]  # fmt: skip
 
 
 def test_column_types_follow_the_field_types(by_key, emulator):
@@ -152,9 +214,13 @@ def test_lead_custom_fields_in_the_v1_split_shape_fill_the_same_columns(emulator
     raw = {lead["id"]: lead for lead in emulator.records("leads")}
     budget = codes(emulator)["Budget"]["field_code"]
     win_score = codes(emulator)["Win score"]["field_code"]
+    hours = codes(emulator)["Support hours"]["field_code"]
     assert any(raw[r["id"]].get(budget) is not None for r in result.records("leads"))
     for record in result.records("leads"):
         assert record["budget"] == raw[record["id"]].get(budget)
         assert record["budget_currency"] == raw[record["id"]].get(f"{budget}_currency")
         assert record["win_score"] == raw[record["id"]].get(win_score)
+        for part in ("until", "timezone_id", "timezone_name"):
+            assert record[f"support_hours_{part}"] == raw[record["id"]].get(f"{hours}_{part}")
         assert budget not in record
+    assert any(raw[r["id"]].get(f"{hours}_timezone_id") for r in result.records("leads"))

@@ -24,8 +24,19 @@ def archived_deals(emulator) -> list[dict]:
     return [d for d in emulator.records("deals") if d["is_archived"] and not d["is_deleted"]]
 
 
-def flow_ids(emulator, deal_ids) -> set[str]:
-    return {f"{item['object']}:{item['data']['id']}" for d in deal_ids for item in emulator.flow(d)}
+def changes(emulator, deal_ids) -> list[dict]:
+    """The emulator's dealChange items of these deals (every field), with RFC 3339 times."""
+    return [
+        {**item["data"], "deal_id": deal, "log_time": item["timestamp"].replace(" ", "T") + "Z"}
+        for deal in deal_ids
+        for item in emulator.flow(deal)
+        if item["object"] == "dealChange"
+    ]
+
+
+def flow_ids(emulator, deal_ids, since: str = "") -> set[int]:
+    """The ids of the changes of these deals made at or after `since`."""
+    return {c["id"] for c in changes(emulator, deal_ids) if c["log_time"] >= since}
 
 
 def flow_requests(emulator) -> list[int]:
@@ -57,19 +68,52 @@ def test_the_deals_list_is_read_once_for_all_child_streams(children_sync, emulat
     assert len([r for r in emulator.requests if r.path == "/api/v2/deals/archived"]) == 1
 
 
-def test_dealflow_holds_every_item_of_every_deal_not_deleted(children_sync, emulator):
+def test_dealflow_holds_every_change_of_every_deal_not_deleted(children_sync, emulator):
     deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
     assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
+    assert len(children_sync.records("dealflow")) == len(children_sync.ids("dealflow"))
     assert sorted(flow_requests(emulator)) == sorted(deals)
 
 
-def test_a_deal_change_becomes_typed_columns(children_sync):
-    change = next(r for r in children_sync.records("dealflow") if r["object"] == "dealChange")
-    assert change["id"] == f"dealChange:{change['id'].split(':')[1]}"
-    assert change["item_id"] == change["deal_id"]
-    assert change["log_time"].endswith("Z")
-    assert change["field_key"]
-    assert change["old_value"] is None or isinstance(change["old_value"], str)
+def test_the_flow_is_asked_for_every_field_change_only(children_sync, emulator):
+    calls = [r for r in emulator.requests if r.path.endswith("/flow")]
+    assert calls
+    assert {(r.query.get("items"), r.query.get("all_changes")) for r in calls} == {
+        ("dealChange", "1")
+    }
+
+
+def test_a_deal_change_is_a_row_keyed_by_its_integer_id(children_sync, emulator):
+    deal = live_deals(emulator)[0]["id"]
+    expected = {
+        c["id"]: {
+            "id": c["id"],
+            "deal_id": deal,
+            "log_time": c["log_time"],
+            "item_id": c["item_id"],
+            "user_id": c["user_id"],
+            "field_key": c["field_key"],
+            "old_value": None if c["old_value"] is None else str(c["old_value"]),
+            "new_value": None if c["new_value"] is None else str(c["new_value"]),
+            "is_bulk_update_flag": c["is_bulk_update_flag"],
+            "change_source": c["change_source"],
+            "change_source_user_agent": c["change_source_user_agent"],
+            "additional_data": None,
+        }
+        for c in changes(emulator, [deal])
+    }
+    rows = {r["id"]: r for r in children_sync.records("dealflow") if r["deal_id"] == deal}
+    assert rows == expected
+    assert all(type(key) is int for key in children_sync.ids("dealflow"))
+
+
+def test_a_first_run_emits_no_change_older_than_start_date(emulator):
+    deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
+    times = sorted(c["log_time"] for c in changes(emulator, deals))
+    start = times[len(times) // 2]
+    result = sync(config_for(emulator, start_date=start), streams=["deals", "dealflow"])
+    assert result.ids("dealflow") == flow_ids(emulator, deals, since=start)
+    assert flow_ids(emulator, deals) - result.ids("dealflow")
 
 
 def test_deal_products_and_installments_are_those_of_the_deals(children_sync, emulator):
@@ -93,7 +137,29 @@ def test_an_incremental_run_reads_flows_only_of_the_deals_updated_since(fresh_em
     expected_flows = {d for d in emitted_deals if not live[d]["is_deleted"]}
     assert set(flow_requests(fresh_emulator)) == expected_flows
     assert len(expected_flows) < 40
-    assert flow_ids(fresh_emulator, updated) <= second.ids("dealflow")
+
+
+def test_an_incremental_run_emits_only_changes_since_the_bookmark(fresh_emulator):
+    first = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    bookmark = first.final_state["bookmarks"]["dealflow"]["replication_key_value"]
+    updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
+    moment = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    moment -= datetime.timedelta(seconds=5)
+    fresh_emulator.touch("deals", updated, when=moment)
+    second = sync(
+        config_for(fresh_emulator), state=first.final_state, streams=["deals", "dealflow"]
+    )
+    alive = {d["id"] for d in live_deals(fresh_emulator) + archived_deals(fresh_emulator)}
+    read = second.ids("deals") & alive
+    title_changes = {
+        c["id"]
+        for c in changes(fresh_emulator, updated)
+        if c["log_time"] == moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    }
+    assert len(title_changes) == len(updated)
+    assert second.ids("dealflow") == flow_ids(fresh_emulator, read, since=bookmark)
+    assert title_changes <= second.ids("dealflow")
+    assert min(r["log_time"] for r in second.records("dealflow")) >= bookmark
 
 
 def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator):
@@ -127,19 +193,6 @@ def test_a_deal_deleted_during_the_run_is_skipped(fresh_emulator):
     result = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
     others = [d for d in deals + [d["id"] for d in archived_deals(fresh_emulator)] if d != deals[3]]
     assert result.ids("dealflow") == flow_ids(fresh_emulator, others)
-
-
-def test_note_and_file_items_are_typed_as_their_streams_records(children_sync, emulator):
-    properties = children_sync.schema("dealflow")["schema"]["properties"]
-    assert properties["note"]["properties"]["update_time"]["format"] == "date-time"
-    assert "file_name" in properties["file"]["properties"]
-    notes = [r for r in children_sync.records("dealflow") if r["object"] == "note"]
-    assert notes
-    for record in notes:
-        assert record.get("data") is None
-        assert record["note"]["id"] == int(record["id"].split(":")[1])
-        assert record["note"]["add_time"].endswith("Z")
-        assert record["note"]["deal_id"] == record["deal_id"]
 
 
 def test_a_refused_child_stream_does_not_pin_the_deals_read(tmp_path):

@@ -258,9 +258,9 @@ def test_custom_field_values_have_the_documented_shapes(emu):
                 assert set(value) == {"value", "until"}
                 assert value["value"] <= value["until"]
             elif kind == "timerange":
-                assert set(value) == {"value", "until", "timezone_name"}
+                assert set(value) == {"value", "until", "timezone_id", "timezone_name"}
             elif kind == "time":
-                assert set(value) == {"value", "timezone_name"}
+                assert set(value) == {"value", "timezone_id", "timezone_name"}
             elif kind == "address":
                 assert {"value", "locality", "country", "postal_code"} <= set(value)
             elif kind in ("user", "people", "org", "int", "stage", "deal"):

@@ -81,9 +81,10 @@ NOT_EMITTED_AS_IS = {
         (stream, "custom_fields"): "flattened into one column per custom field"
         for stream in ("deals", "persons", "organizations", "products", "projects")
     },
-    # The flow item's timestamp is the stream's replication key, under the name used by the
-    # dealChange it mostly describes.
+    # dealflow rows are dealChange items only (`items=dealChange`), their `data` the row.
     ("dealflow", "timestamp"): "emitted as `log_time`",
+    ("dealflow", "object"): "always dealChange: the stream asks for `items=dealChange` only",
+    ("dealflow", "data"): "a dealChange's fields are the row's columns",
     # The organizations example carries an `org_id` that no schema of the spec declares (an
     # organization has no parent organization): a slip in the example, not a field.
     ("organizations", "org_id"): "only in the spec's example, with no meaning",

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import typing as t
 
+from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+
 from tap_pipedrive import schemas
 from tap_pipedrive.client import (
     NotFoundError,
     PipedriveStream,
     V1Stream,
     V2Stream,
-    datetime_fields,
-    normalize_times,
     to_rfc3339,
 )
 
@@ -93,7 +93,12 @@ class DealsStream(V2Stream):
 
     def _child_context(self, context: Context | None) -> dict[str, t.Any]:
         batch, self._batch = self._batch, []
-        return {"is_archived": bool(context and context.get("is_archived")), "deals": batch}
+        return {
+            "is_archived": bool(context and context.get("is_archived")),
+            "deals": batch,
+            # The end of the deals read's window: dealflow keeps the changes before it.
+            "until": self.upper_bound,
+        }
 
 
 class DealChildStream(PipedriveStream):
@@ -104,6 +109,24 @@ class DealChildStream(PipedriveStream):
     state_partitioning_keys: t.ClassVar[list[str]] = []
     is_sorted = False
     windowed = False
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Said in the catalog: these streams are read for the deals updated since their
+        # watermark (`deals_updated_since`), never as a full table.
+        self.forced_replication_method = REPLICATION_INCREMENTAL
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        """Never: a read holds the rows of the updated deals only, not the whole table."""
+        return False
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """The deals watermark is the state; a replication key, where there is one, too."""
+        if self.replication_key:
+            super()._increment_stream_state(latest_record, context=context)
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """None: the deals batch is the filter."""
@@ -174,19 +197,18 @@ class DealInstallmentsStream(BatchedDealChildStream):
 
 #: dealChange fields that become columns of dealflow.
 _DEAL_CHANGE_COLUMNS = (
-    "item_id", "user_id", "field_key", "is_bulk_update_flag", "change_source",
+    "id", "item_id", "user_id", "field_key", "is_bulk_update_flag", "change_source",
     "change_source_user_agent",
 )  # fmt: skip
 
 
-#: Flow item types typed as a stream's records -> their date-time fields (v1 format in the flow).
-_TYPED_ITEMS = {
-    kind: datetime_fields(schemas.DEALFLOW["properties"][kind]) for kind in ("note", "file")
-}
-
-
 class DealFlowStream(DealChildStream, V1Stream):
-    """Deal change history: one `/v1/deals/{deal_id}/flow` read per updated deal (40 tokens)."""
+    """Deal field changes: one `/v1/deals/{deal_id}/flow` read per updated deal (40 tokens).
+
+    The flow is a deal's whole history on every call: only the changes in the window
+    [bookmark (else `start_date`), the deals read's upper bound) are emitted. A change after
+    that bound has updated its deal after it too, so the next run reads that deal again.
+    """
 
     name = "dealflow"
     path = "/v1/deals/{deal_id}/flow"
@@ -194,7 +216,7 @@ class DealFlowStream(DealChildStream, V1Stream):
     replication_key = "log_time"
     base_schema = schemas.DEALFLOW
     token_cost = 40
-    extra_params = {"all_changes": "1"}
+    extra_params = {"all_changes": "1", "items": "dealChange"}
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Each deal's flow; a deal deleted meanwhile (404/410) is skipped with a warning."""
@@ -210,23 +232,21 @@ class DealFlowStream(DealChildStream, V1Stream):
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None
     ) -> dict[str, t.Any] | None:
-        """One flat record per flow item; a dealChange's fields become columns."""
-        kind, data = row.get("object"), row.get("data") or {}
-        record: dict[str, t.Any] = {
-            "id": f"{kind}:{data.get('id')}",
-            "deal_id": row["deal_id"],
-            "object": kind,
-            "log_time": row.get("timestamp"),
-        }
-        if kind == "dealChange":
-            record.update({column: data.get(column) for column in _DEAL_CHANGE_COLUMNS})
-            for column in ("old_value", "new_value"):
-                value = data.get(column)
-                record[column] = None if value is None else str(value)
-            # The API sends `[]` for "no additional data".
-            record["additional_data"] = data.get("additional_data") or None
-        elif kind in _TYPED_ITEMS:
-            record[kind] = normalize_times(data, _TYPED_ITEMS[kind])
-        else:
-            record["data"] = data
+        """A dealChange in the window as one flat record; anything else is not a change."""
+        data = row.get("data")
+        log_time = to_rfc3339(row.get("timestamp"))
+        if row.get("object") != "dealChange" or not data or log_time is None:
+            return None
+        if (self.lower_bound and log_time < self.lower_bound) or (
+            context and log_time >= context["until"]
+        ):
+            return None
+        record = {column: data.get(column) for column in _DEAL_CHANGE_COLUMNS}
+        record["deal_id"] = row["deal_id"]
+        record["log_time"] = log_time
+        for column in ("old_value", "new_value"):
+            value = data.get(column)
+            record[column] = None if value is None else str(value)
+        # The API sends `[]` for "no additional data".
+        record["additional_data"] = data.get("additional_data") or None
         return super().post_process(record, context)

@@ -98,7 +98,11 @@ ADDRESSES: tuple[tuple[str, ...], ...] = (
     ("5", "Rue de Rivoli", "Bât. B", "1er", "Paris", "Île-de-France", "Paris", "France", "75001"),
 )
 
-TIMEZONES = ("Europe/Tallinn", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC")
+#: (timezone_id, timezone_name) of time and time range values.
+TIMEZONES = (
+    (22, "Europe/Tallinn"), (58, "Europe/Berlin"), (143, "America/New_York"), (301, "Asia/Tokyo"),
+    (1, "UTC"),
+)  # fmt: skip
 COLORS = ("green", "yellow", "red", "blue", "purple", None)
 BILLING_FREQUENCIES = ("one-time", "annually", "semi-annually", "quarterly", "monthly", "weekly")
 VISIBLE_TO = (1, 3, 5, 7)
@@ -151,25 +155,12 @@ class FieldDef:
 
     @property
     def subfields(self) -> list[tuple[str, str, str]] | None:
-        """Return (code, name, type) of the parts a composite value is made of."""
+        """Return (code, name, type) of the parts, listed (as the spec says) for address and
+        monetary only: the other object-valued types (time, timerange, daterange) list none."""
         if self.type == "monetary":
             return [
                 ("value", f"Amount of {self.name}", "double"),
                 ("currency", f"Currency of {self.name}", "varchar"),
-            ]
-        if self.type in ("daterange", "timerange"):
-            part = "date" if self.type == "daterange" else "time"
-            parts = [
-                ("value", f"Start of {self.name}", part),
-                ("until", f"End of {self.name}", part),
-            ]
-            if part == "time":
-                parts.append(("timezone_name", f"Timezone of {self.name}", "varchar"))
-            return parts
-        if self.type == "time":
-            return [
-                ("value", self.name, "time"),
-                ("timezone_name", f"Timezone of {self.name}", "varchar"),
             ]
         if self.type == "address":
             return [(code, f"{label} of {self.name}", "varchar") for code, label in ADDRESS_PARTS]
@@ -247,7 +238,7 @@ def _generator(definition: FieldDef, refs: Refs) -> Generator:
     if kind == "daterange":
         return _date_range
     if kind == "time":
-        return lambda rng: {"value": _time(rng), "timezone_name": pick(rng, TIMEZONES)}
+        return lambda rng: {"value": _time(rng), **_timezone(rng)}
     if kind == "timerange":
         return _time_range
     if kind == "enum":
@@ -316,13 +307,18 @@ def _time(rng: random.Random) -> str:
     return f"{between(rng, 7, 18):02d}:{pick(rng, (0, 15, 30, 45)):02d}:00"
 
 
-def _time_range(rng: random.Random) -> dict[str, str]:
+def _time_range(rng: random.Random) -> dict[str, Any]:
     start = between(rng, 7, 18)
     return {
         "value": f"{start:02d}:00:00",
         "until": f"{min(23, start + between(rng, 1, 4)):02d}:30:00",
-        "timezone_name": pick(rng, TIMEZONES),
+        **_timezone(rng),
     }
+
+
+def _timezone(rng: random.Random) -> dict[str, Any]:
+    zone_id, name = pick(rng, TIMEZONES)
+    return {"timezone_id": zone_id, "timezone_name": name}
 
 
 def uuid4_like(rng: random.Random) -> str:

@@ -25,8 +25,9 @@ def v1_custom_values(values: dict[str, Any], types: dict[str, str]) -> dict[str,
 
     The leadFields description in the v1 spec: a monetary field `k` holds the amount and
     `k_currency` the currency; a date or time range holds its start in `k` and its end in
-    `k_until`. A `time` is its plain value. Other types keep their v2 shapes (the spec says no
-    more). Unset values are left out ("it won't appear in the response").
+    `k_until`; a time or time range its time zone in `k_timezone_id` and `k_timezone_name` (as
+    v1 deals do). Other types keep their v2 shapes (the spec says no more). Unset values are
+    left out ("it won't appear in the response").
     """
     flat: dict[str, Any] = {}
     for code, value in values.items():
@@ -35,10 +36,10 @@ def v1_custom_values(values: dict[str, Any], types: dict[str, str]) -> dict[str,
             continue
         if kind == "monetary":
             flat[code], flat[f"{code}_currency"] = value["value"], value["currency"]
-        elif kind in ("daterange", "timerange"):
-            flat[code], flat[f"{code}_until"] = value["value"], value["until"]
-        elif kind == "time":
-            flat[code] = value["value"]
+        elif kind in ("daterange", "timerange", "time"):
+            flat.update(
+                {code if part == "value" else f"{code}_{part}": v for part, v in value.items()}
+            )
         else:
             flat[code] = value
     return flat
