@@ -121,7 +121,17 @@ class TapPipedrive(Tap):
             description=(
                 "OAuth 2.0: a refresh token of the app's installation (expires after 60 days "
                 "unused). Access tokens are refreshed before they expire; a rotated refresh "
-                "token is used for the rest of the run."
+                "token is used for the rest of the run (see `refresh_token_file`)."
+            ),
+        ),
+        th.Property(
+            "refresh_token_file",
+            th.StringType,
+            title="OAuth refresh token file",
+            description=(
+                "OAuth 2.0: a file where the tap writes the refresh token when Pipedrive rotates "
+                "it (owner-readable only), and from which later runs read it in preference to "
+                "`refresh_token`."
             ),
         ),
         th.Property(
@@ -253,6 +263,7 @@ class TapPipedrive(Tap):
             client_secret=self.config["client_secret"],
             refresh_token=self.config["refresh_token"],
             url=self.config.get("oauth_url") or DEFAULT_OAUTH_URL,
+            token_file=self.config.get("refresh_token_file"),
         )
 
     @functools.cached_property

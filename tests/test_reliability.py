@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -298,3 +299,59 @@ def test_a_two_request_burst_window_is_used_whole_without_429s():
         result = sync(config_for(emu), streams=["persons"])
         assert result.ids("persons") == emu.all_ids("persons")
         assert all(r.status != 429 for r in emu.requests)
+
+
+OAUTH = {
+    "client_id": "app-7",
+    "client_secret": "client-secret-5e1",
+    "refresh_token": "rt-first-9d2",
+}
+
+
+def oauth_emulator(**options) -> Emulator:
+    return Emulator(
+        seed=6,
+        scale=1500,  # persons take two pages
+        api_token=TOKEN,
+        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
+        refresh_token=OAUTH["refresh_token"],
+        **options,
+    )
+
+
+def oauth_run(emu: Emulator, **extra) -> set:
+    catalog = select(discover(config_for(emu)), ["persons"])
+    emu.clear_log()
+    config = {**OAUTH, "oauth_url": f"{emu.url}/oauth/token", **extra}
+    return sync(config, catalog=catalog).ids("persons")
+
+
+def test_a_short_lived_access_token_is_not_refreshed_before_every_request():
+    with oauth_emulator(access_token_ttl=30) as emu:
+        assert oauth_run(emu) == emu.all_ids("persons")
+        assert len([r for r in emu.requests if r.path == "/oauth/token"]) == 1
+        assert len([r for r in emu.requests if r.path == PERSONS]) == 2
+
+
+def test_a_rotated_refresh_token_is_kept_for_the_next_run(tmp_path):
+    token_file = tmp_path / "refresh_token"
+    with oauth_emulator(rotate_refresh_tokens=True) as emu:
+        assert oauth_run(emu, refresh_token_file=str(token_file)) == emu.all_ids("persons")
+        assert token_file.read_text() == emu.issued_secrets()[-1]
+        assert token_file.stat().st_mode & 0o077 == 0
+        # The configured refresh token is spent: the next run works from the file.
+        assert oauth_run(emu, refresh_token_file=str(token_file)) == emu.all_ids("persons")
+
+
+def test_a_rotated_refresh_token_is_announced_without_its_value(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    token_file = tmp_path / "refresh_token"
+    with oauth_emulator(rotate_refresh_tokens=True) as emu:
+        oauth_run(emu, refresh_token_file=str(token_file))
+        rotated = emu.issued_secrets()[-1]
+    lines = [r.getMessage() for r in caplog.records if "rotated" in r.getMessage()]
+    assert lines == [
+        f"Pipedrive rotated the OAuth refresh token; the new one is in {token_file}, "
+        "where the next run reads it."
+    ]
+    assert rotated not in caplog.text
