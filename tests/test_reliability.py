@@ -294,7 +294,7 @@ def test_the_burst_throttle_uses_the_last_request_of_the_window():
     assert pauses == [2.0]
 
 
-def test_a_two_request_burst_window_is_used_whole_without_429s():
+def test_pausing_at_zero_left_in_a_two_request_window_meets_no_429():
     with Emulator(seed=2, scale=1500, api_token=TOKEN, burst_limit=2) as emu:
         result = sync(config_for(emu), streams=["persons"])
         assert result.ids("persons") == emu.all_ids("persons")
