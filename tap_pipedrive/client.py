@@ -455,7 +455,8 @@ class PipedriveStream(RESTStream[t.Any]):
             cost = self.archived_token_cost
         self.progress.request(cost)
         # The endpoint answers: whatever refused it in an earlier run no longer does.
-        self.stream_state.pop("refused", None)
+        if "refused" in self.tap_state.get("bookmarks", {}).get(self.name, {}):
+            del self.stream_state["refused"]
         return {"requests": 1, "tokens": cost}
 
     @functools.cached_property

@@ -129,10 +129,11 @@ def test_a_one_off_404_on_a_deals_flow_is_retried(fresh_emulator):
     assert result.ids("dealflow") == flow_ids(fresh_emulator, everything)
 
 
-def test_a_deal_whose_flow_answers_404_twice_stays_due_for_the_next_run(fresh_emulator):
+def test_a_deal_whose_flow_answers_404_twice_stays_due_for_the_next_run(fresh_emulator, caplog):
     deals = sorted(d["id"] for d in live_deals(fresh_emulator))
     fresh_emulator.inject(FLOW.format(deals[3]), "not_found", times=2)
     first = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    assert f"1 deal(s) answered 404 twice and stay due for the next run: {deals[3]}" in caplog.text
     assert not flow_ids(fresh_emulator, [deals[3]]) & first.ids("dealflow")
     config = config_for(fresh_emulator)
     second = sync(config, state=first.final_state, streams=["deals", "dealflow"])

@@ -25,6 +25,7 @@ from tap_pipedrive.client import (
     STREAM_ERRORS,
     NotFoundError,
     PipedriveStream,
+    RunStoppingError,
     V1Stream,
     V2Stream,
     datetime_fields,
@@ -129,6 +130,8 @@ class DealChildStream(PipedriveStream):
                     break
             except NotFoundError:
                 pass  # the deal is gone; the endpoint itself answers
+            except RunStoppingError:
+                raise
             except STREAM_ERRORS as error:
                 self.stop(error)
                 return False
@@ -274,6 +277,17 @@ class DealFlowStream(DealChildStream, V1Stream):
     def missed(self) -> list[int]:
         """The deals whose flow this run could not read."""
         return []
+
+    def log_sync_costs(self) -> None:
+        """Also count the deals this run could not read."""
+        if self.missed:
+            self.logger.warning(
+                "Stream '%s': %d deal(s) answered 404 twice and stay due for the next run: %s",
+                self.name,
+                len(self.missed),
+                ", ".join(map(str, self.missed)),
+            )
+        super().log_sync_costs()
 
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None
