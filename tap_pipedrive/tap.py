@@ -363,6 +363,8 @@ def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
     """
     now = format_instant(datetime.datetime.now(datetime.timezone.utc))
     for name, stream_state in (state.get("bookmarks") or {}).items():
+        if not isinstance(stream_state, dict):
+            raise ConfigError(f"The state of stream '{name}' is not a JSON object.")
         for holder, key, label in _timestamps(stream_state):
             value = holder[key]
             try:
