@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime
+import os
+import pathlib
 import typing as t
 from urllib.parse import urlparse
 
@@ -45,14 +47,24 @@ def token_authenticator(api_token: str) -> APIKeyAuthenticator:
 
 
 DEFAULT_OAUTH_URL = "https://oauth.pipedrive.com/oauth/token"
-#: Refresh this long before the access token expires, so no request carries a stale one.
+#: Refresh this long before the access token expires, so no request carries a stale one...
 REFRESH_MARGIN_SECONDS = 60
+#: ... or, for short-lived tokens, once this share of its lifetime is left.
+REFRESH_MARGIN_SHARE = 0.25
 
 
 class PipedriveOAuthAuthenticator(OAuthAuthenticator):
     """OAuth 2.0 with a refresh token: HTTP Basic client credentials, rotation, `api_domain`."""
 
-    def __init__(self, *, client_id: str, client_secret: str, refresh_token: str, url: str) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        url: str,
+        token_file: str | None = None,
+    ) -> None:
         credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         super().__init__(
             auth_endpoint=url,
@@ -60,7 +72,14 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
             client_secret=client_secret,
             oauth_headers={"Authorization": f"Basic {credentials}"},
         )
-        self.refresh_token = refresh_token
+        # A refresh token rotated in an earlier run is newer than the configured one.
+        self.token_file = pathlib.Path(token_file) if token_file else None
+        saved = (
+            self.token_file.read_text().strip()
+            if self.token_file and self.token_file.exists()
+            else ""
+        )
+        self.refresh_token = saved or refresh_token
         self.api_domain: str | None = None
         self._retried_token: str | None = None
 
@@ -70,13 +89,14 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
         return {"grant_type": "refresh_token", "refresh_token": self.refresh_token}
 
     def is_token_valid(self) -> bool:
-        """Valid until a minute before it expires."""
+        """Valid until a minute before it expires, or a quarter of its lifetime if it is short."""
         if self.last_refreshed is None or self.access_token is None:
             return False
         if not self.expires_in:
             return True
         age = (datetime.datetime.now(datetime.timezone.utc) - self.last_refreshed).total_seconds()
-        return age < self.expires_in - REFRESH_MARGIN_SECONDS
+        margin = min(REFRESH_MARGIN_SECONDS, self.expires_in * REFRESH_MARGIN_SHARE)
+        return age < self.expires_in - margin
 
     def update_access_token(self) -> None:
         """Exchange the refresh token; keep a rotated refresh token for the rest of the run."""
@@ -102,7 +122,27 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
         rotated = body.get("refresh_token")
         if rotated and rotated != self.refresh_token:
             self.refresh_token = rotated
-            self.logger.info("Pipedrive rotated the OAuth refresh token; using the new one.")
+            self._keep_rotated_token()
+
+    def _keep_rotated_token(self) -> None:
+        """Write a rotated refresh token where the next run reads it (never to the logs)."""
+        if self.token_file is None:
+            self.logger.warning(
+                "Pipedrive rotated the OAuth refresh token: this run uses the new one, but the "
+                "configured `refresh_token` may no longer work. Set `refresh_token_file` to a "
+                "path where the tap keeps the newest refresh token for the next run."
+            )
+            return
+        # Written whole, then renamed, readable by the owner only: a secret, never half-written.
+        partial = self.token_file.with_name(f".{self.token_file.name}.partial")
+        partial.touch(mode=0o600)
+        partial.write_text(str(self.refresh_token))
+        os.replace(partial, self.token_file)
+        self.logger.info(
+            "Pipedrive rotated the OAuth refresh token; the new one is in %s, where the next run "
+            "reads it.",
+            self.token_file,
+        )
 
     def retry_after_401(self) -> bool:
         """Whether to refresh and retry once after a 401 (not twice for the same token)."""

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import datetime
 import functools
-import random
 import typing as t
 from urllib.parse import urlparse
 
+import backoff
 import msgspec
+import requests
 import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
+from urllib3.exceptions import NewConnectionError
 
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
 from tap_pipedrive.progress import Progress
-from tap_pipedrive.ratelimit import budget_exhausted, retry_wait
+from tap_pipedrive.ratelimit import budget_exhausted, retry_waits
 
 if t.TYPE_CHECKING:
-    import requests
     from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
 
@@ -35,20 +36,54 @@ class PipedriveAPIError(FatalAPIError):
     """A non-retriable answer from Pipedrive, with its error message and no secrets."""
 
 
-class AuthenticationError(PipedriveAPIError):
+class RunStoppingError(PipedriveAPIError):
+    """A failure no other stream could get past: the run stops at once, with its state."""
+
+
+class AuthenticationError(RunStoppingError):
     """401: the credentials were refused. Fatal for the whole run."""
+
+
+class UnreachableError(RunStoppingError):
+    """The run's first request could not connect at all (refused, unknown host)."""
+
+
+class SyncFailedError(PipedriveAPIError):
+    """Some streams failed; the others synced. The message names each and why."""
 
 
 class AccessDeniedError(PipedriveAPIError):
     """402/403 in Pipedrive's JSON envelope: the plan or the user lacks this feature."""
 
 
-class BudgetExhaustedError(PipedriveAPIError):
+class BudgetExhaustedError(RunStoppingError):
     """429 with the daily token budget at zero: stop cleanly, resume after the reset."""
 
 
 class NotFoundError(PipedriveAPIError):
     """404/410: the entity is gone (e.g. a deal deleted while its children were read)."""
+
+
+#: Faults retried (with backoff) before they count as a failure.
+TRANSIENT_ERRORS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+#: Failures of one stream (after retries): that stream stops, the others still sync.
+STREAM_ERRORS = (PipedriveAPIError, *TRANSIENT_ERRORS)
+
+
+def connect_failure(error: BaseException) -> str | None:
+    """Why no connection could be made at all (refused, unknown host), if that is the fault."""
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    if not isinstance(reason, NewConnectionError):
+        return None
+    cause = reason.__cause__ or reason.__context__
+    return str(getattr(cause, "strerror", None) or "no connection")
 
 
 def payload(response: requests.Response) -> t.Any:
@@ -167,6 +202,10 @@ class TimePaginator(BaseAPIPaginator["tuple[str | None, int]"]):
         return since, offset
 
 
+#: State key: where a stream's records started to be emitted without custom-field columns.
+ABSENT_SINCE = "custom_fields_absent_since"
+
+
 class PipedriveStream(RESTStream[t.Any]):
     """What every Pipedrive endpoint shares: root URL, auth, envelope, errors and timestamps."""
 
@@ -206,7 +245,6 @@ class PipedriveStream(RESTStream[t.Any]):
     #: First retry wait in seconds (doubling per try, capped) for faults without a named wait.
     retry_base_seconds: t.ClassVar[float] = 1.0
     retry_max_seconds: t.ClassVar[float] = 60.0
-    retry_max_tries: t.ClassVar[int] = 8
     #: Seconds to wait for an answer before the request counts as failed (and is retried).
     request_timeout: t.ClassVar[float] = 120.0
 
@@ -371,22 +409,45 @@ class PipedriveStream(RESTStream[t.Any]):
 
     # Retries
 
+    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """Retry transient faults for up to `retry_patience_seconds` of one request.
+
+        Except when the run's first request cannot connect at all: that is a wrong `api_url`
+        (or `company_domain`), not an outage, so it fails at once with one clear line.
+        """
+        retried = backoff.on_exception(
+            self.backoff_wait_generator,
+            TRANSIENT_ERRORS,
+            max_tries=None,
+            max_time=float(self.config.get("retry_patience_seconds", 300)),
+            giveup=self._cannot_connect,
+            on_backoff=self.backoff_handler,
+            jitter=None,
+            logger=self.logger,
+        )(func)
+
+        def request(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
+            try:
+                return retried(prepared_request, context)
+            except requests.exceptions.ConnectionError as error:
+                if self._cannot_connect(error):
+                    msg = (
+                        f"Cannot connect to {self.url_base} ({connect_failure(error)}): check "
+                        "the `api_url` / `company_domain` settings."
+                    )
+                    raise UnreachableError(msg) from None
+                raise
+
+        return request
+
+    def _cannot_connect(self, error: BaseException) -> bool:
+        """Whether no connection could be made, and no request of this run was answered yet."""
+        streams = t.cast("dict[str, PipedriveStream]", self._tap.streams).values()
+        return connect_failure(error) is not None and not any(s.progress.requests for s in streams)
+
     def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
         """Wait as a 429's headers say; otherwise double from `retry_base_seconds`, capped."""
-        error = yield  # type: ignore[misc]  # primed by `backoff`, then sent each exception
-        for attempt in range(1_000):
-            response = getattr(error, "response", None)
-            named = retry_wait(response) if response is not None else None
-            wait = self.retry_base_seconds * 2**attempt if named is None else named
-            error = yield min(wait, self.retry_max_seconds)
-
-    def backoff_jitter(self, value: float) -> float:
-        """Up to 25% more, so parallel taps do not retry in step."""
-        return value * (1 + random.random() / 4)
-
-    def backoff_max_tries(self) -> int:
-        """Tries per request before the fault is fatal."""
-        return self.retry_max_tries
+        return retry_waits(self.retry_base_seconds, self.retry_max_seconds)
 
     def calculate_sync_cost(
         self,
@@ -399,6 +460,9 @@ class PipedriveStream(RESTStream[t.Any]):
         if context and context.get("is_archived") and self.archived_token_cost is not None:
             cost = self.archived_token_cost
         self.progress.request(cost)
+        # The endpoint answers: whatever refused it in an earlier run no longer does.
+        if "refused" in self.tap_state.get("bookmarks", {}).get(self.name, {}):
+            del self.stream_state["refused"]
         return {"requests": 1, "tokens": cost}
 
     @functools.cached_property
@@ -407,17 +471,32 @@ class PipedriveStream(RESTStream[t.Any]):
         return Progress(self.name, self.logger)
 
     def log_sync_costs(self) -> None:
-        """Log this stream's summary; the last stream also logs the run's total."""
+        """Log this stream's summary; the last stream also ends the run (see `end_run`)."""
         if self._sync_costs:
             self.progress.log("done")
-        streams = list(self._tap.streams.values())
+        streams = t.cast("list[PipedriveStream]", list(self._tap.streams.values()))
         if self is streams[-1]:
-            costs = [stream._sync_costs for stream in streams if stream._sync_costs]
-            self.logger.info(
-                "Run spent %d tokens in %d requests",
-                sum(cost["tokens"] for cost in costs),
-                sum(cost["requests"] for cost in costs),
+            self.end_run(streams)
+
+    def end_run(self, streams: list[PipedriveStream]) -> None:
+        """Log the run's total; fail the run, naming them, if streams failed.
+
+        This is the SDK's last hook in `sync_all` (which taps cannot override), after every
+        stream's state was written.
+        """
+        costs = [stream._sync_costs for stream in streams if stream._sync_costs]
+        self.logger.info(
+            "Run spent %d tokens in %d requests",
+            sum(cost["tokens"] for cost in costs),
+            sum(cost["requests"] for cost in costs),
+        )
+        failed = [f"'{stream.name}': {stream.failure}" for stream in streams if stream.failure]
+        if failed:
+            msg = (
+                f"{len(failed)} stream(s) failed; the others synced, every stream's state was "
+                f"written, and the next run resumes them. {'; '.join(failed)}"
             )
+            raise SyncFailedError(msg)
 
     # Records
 
@@ -469,26 +548,92 @@ class PipedriveStream(RESTStream[t.Any]):
         return set()
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Read the window [bookmark, now) frozen at the start; skip a stream the plan lacks."""
-        if self.access_denied:
+        """Read the window [bookmark, now) frozen at the start; a failure stops only this stream.
+
+        The bookmark then stays at the last record emitted, so the next run resumes from there.
+        """
+        if self.access_denied or self.failure:
             return
         if not hasattr(self, "upper_bound"):  # one window per run, for every partition
             self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
-        self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
-        self._warn_of_new_custom_fields()
         try:
+            self._warn_of_new_custom_fields()
+            self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
+            if self.replication_key:
+                self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
             yield from self.read(context)
-        except AccessDeniedError as error:
-            # A fact about the account (plan, permissions), not a reason to lose other streams.
-            self.access_denied = str(error)
-            self.logger.warning("Stream '%s' skipped: %s", self.name, error)
+        except RunStoppingError:
+            self._write_state_message()
+            raise
+        except STREAM_ERRORS as error:
+            self.stop(error)
         except Exception:
             # Whatever stops the run, the progress reached so far is kept for the next one.
             self._write_state_message()
             raise
 
-    #: Why Pipedrive refused this stream in this run (402/403), if it did.
+    #: Why Pipedrive refused this stream on its first call of this run (402/403), if it did.
     access_denied: str | None = None
+    #: Why this stream failed in this run, if it did (reported at the end; the run fails).
+    failure: str | None = None
+
+    def stop(self, error: Exception) -> None:
+        """Take this stream out of the rest of the run, as skipped (refused) or failed.
+
+        Only a refusal of the stream's first call is a fact about the plan or the user's
+        permissions; the state records it, so that it holds back no other stream's reads. A
+        refusal after the endpoint has answered is a failure like any other.
+        """
+        if isinstance(error, AccessDeniedError) and not self.progress.requests:
+            self.access_denied = str(error)
+            self.stream_state["refused"] = str(error)
+            self.logger.warning(
+                "Stream '%s' skipped: Pipedrive refuses it (plan or permissions): %s",
+                self.name,
+                error,
+            )
+        else:
+            self.failure = str(error)
+            self.logger.error(
+                "Stream '%s' failed: %s. The other streams go on; this one resumes from its "
+                "state in the next run.",
+                self.name,
+                error,
+            )
+
+    def _custom_fields_backfill(self, context: Context | None, bookmark: str | None) -> str | None:
+        """Where to read from, given custom fields' definitions refused now or in earlier runs.
+
+        Records read without definitions lack their custom columns: the state keeps where that
+        began (`custom_fields_absent_since`), and the first run that has them reads from there.
+        """
+        if self.custom_fields is None:
+            return bookmark
+        state = self.get_context_state(context)
+        fields_stream = t.cast("DefinitionsStream", self._tap.streams[self.fields_stream or ""])
+        if fields_stream.access_denied:
+            state.setdefault(ABSENT_SINCE, bookmark)
+            self.logger.warning(
+                "Stream '%s' is emitted WITHOUT its custom-field columns: Pipedrive refuses its "
+                "field definitions (%s). The next run that can read them reads these records "
+                "again, with the columns.",
+                self.name,
+                fields_stream.access_denied,
+            )
+            return bookmark
+        if ABSENT_SINCE not in state:
+            return bookmark
+        since = state.pop(ABSENT_SINCE)
+        # The bookmark climbs again from there (a sorted read must not start below it).
+        state["replication_key_value"] = since
+        state.pop("starting_replication_value", None)
+        self.logger.info(
+            "Stream '%s': custom-field definitions are readable again; re-reading from %s the "
+            "records emitted without them.",
+            self.name,
+            since or "the start",
+        )
+        return None if since is None or bookmark is None else min(str(since), bookmark)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The records of one context: the endpoint's pages."""
@@ -619,13 +764,18 @@ class DefinitionsStream(PipedriveStream):
 
     @functools.cached_property
     def definitions(self) -> list[dict[str, t.Any]]:
-        """Every definition; none (with a warning) where the plan or the user lacks them."""
+        """Every definition; none (with a warning) where Pipedrive refuses them from the start.
+
+        Any other failure raises: the entities' streams fail rather than drop custom columns.
+        """
         try:
             return list(self.request_records(None))
         except AccessDeniedError as error:
-            self.logger.warning("Stream '%s' skipped: %s", self.name, error)
+            if self.progress.requests:
+                raise
+            self.stop(error)
             return []
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+    def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The cached definitions."""
         return iter(self.definitions)

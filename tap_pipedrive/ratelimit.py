@@ -1,15 +1,19 @@
 """Pipedrive's rate limits: a burst window per token, and a daily token budget per company.
 
 Every response carries the burst window (`x-ratelimit-remaining`, `x-ratelimit-reset` seconds);
-the tap pauses before the window runs out instead of running into 429s. A 429 is retried after
+the tap pauses when the window is used up instead of running into 429s. A 429 is retried after
 the wait the headers name (`Retry-After`, else `x-ratelimit-reset`). A 429 with the daily budget
 at zero (`x-daily-ratelimit-token-remaining: 0`) is not retried: the budget refills at midnight,
-so the run stops cleanly with its state, and the next scheduled run resumes.
+so the run stops cleanly with its state, and the next scheduled run resumes. Every other
+transient fault (5xx, timeouts, dropped connections) waits exponentially longer, with jitter:
+Pipedrive sends the burst headers on every answer, and a 1-second reset says nothing about when
+an outage ends.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 import typing as t
 
@@ -18,8 +22,8 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-pipedrive")
 
-#: Pause when the burst window has this many requests left or fewer.
-LOW_WATER = 1
+#: Pause when the burst window has this many requests left or fewer (a request costs one).
+LOW_WATER = 0
 #: Never wait longer than this for a header-named reset (a burst window is 2 seconds).
 MAX_HEADER_WAIT = 60.0
 
@@ -40,6 +44,8 @@ def budget_exhausted(response: requests.Response) -> bool:
 
 def retry_wait(response: requests.Response) -> float | None:
     """The wait a 429 names (`Retry-After`, else the burst window's reset), bounded."""
+    if response.status_code != 429:
+        return None
     for header in ("retry-after", "x-ratelimit-reset"):
         seconds = _number(response, header)
         if seconds is not None:
@@ -47,8 +53,28 @@ def retry_wait(response: requests.Response) -> float | None:
     return None
 
 
+def retry_waits(
+    base: float, cap: float, jitter: t.Callable[[], float] = random.random
+) -> t.Generator[float, t.Any, None]:
+    """Seconds to wait before each retry; `send` it each failure (a `backoff` wait generator).
+
+    A 429 waits what its headers name; any other fault `base`, doubling per fault, capped at
+    `cap`, less up to a quarter (`jitter()` in [0, 1)) so parallel taps do not retry in step.
+    """
+    error = yield  # type: ignore[misc]  # primed by `backoff`, then sent each exception
+    wait = base
+    while True:
+        response = getattr(error, "response", None)
+        named = retry_wait(response) if response is not None else None
+        if named is not None:
+            error = yield named
+        else:
+            error = yield min(wait, cap) * (1 - jitter() / 4)
+            wait *= 2
+
+
 class BurstThrottle:
-    """Pauses after a response that leaves the burst window nearly exhausted."""
+    """Pauses after a response that leaves the burst window used up."""
 
     def __init__(self, sleep: t.Callable[[float], None] = time.sleep) -> None:
         self._sleep = sleep
@@ -61,7 +87,7 @@ class BurstThrottle:
         if remaining is None or remaining > LOW_WATER or response.status_code == 429:
             return
         wait = min(_number(response, "x-ratelimit-reset") or 1.0, MAX_HEADER_WAIT)
-        logger.info("Burst window nearly used (%d left): pausing %.1fs", remaining, wait)
+        logger.info("Burst window used (%d left): pausing %.1fs", remaining, wait)
         self.pauses += 1
         self.paused_seconds += wait
         self._sleep(wait)

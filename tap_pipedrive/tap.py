@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import io
 import json
 import logging
+import signal
 import sys
 import typing as t
 
@@ -27,12 +29,17 @@ from tap_pipedrive.auth import (
     root_url,
     token_authenticator,
 )
-from tap_pipedrive.client import PipedriveAPIError, to_rfc3339
+from tap_pipedrive.client import (
+    ABSENT_SINCE,
+    PipedriveAPIError,
+    format_instant,
+    to_rfc3339,
+)
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
-    from types import TracebackType
+    from types import FrameType, TracebackType
 
     from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.streams import Stream
@@ -114,7 +121,17 @@ class TapPipedrive(Tap):
             description=(
                 "OAuth 2.0: a refresh token of the app's installation (expires after 60 days "
                 "unused). Access tokens are refreshed before they expire; a rotated refresh "
-                "token is used for the rest of the run."
+                "token is used for the rest of the run (see `refresh_token_file`)."
+            ),
+        ),
+        th.Property(
+            "refresh_token_file",
+            th.StringType,
+            title="OAuth refresh token file",
+            description=(
+                "OAuth 2.0: a file where the tap writes the refresh token when Pipedrive rotates "
+                "it (owner-readable only), and from which later runs read it in preference to "
+                "`refresh_token`."
             ),
         ),
         th.Property(
@@ -174,6 +191,17 @@ class TapPipedrive(Tap):
             description=(
                 "Emit single- and multiple-option custom fields as their option labels "
                 "(strings) instead of option ids (integers)."
+            ),
+        ),
+        th.Property(
+            "retry_patience_seconds",
+            th.IntegerType,
+            default=300,
+            title="Retry patience (seconds)",
+            description=(
+                "How long one request is retried through server errors (5xx), timeouts and "
+                "dropped connections (waits from 1 s, doubling, at most 60 s) before its stream "
+                "fails. The other streams still sync; the run then exits non-zero."
             ),
         ),
         th.Property(
@@ -247,6 +275,7 @@ class TapPipedrive(Tap):
             client_secret=self.config["client_secret"],
             refresh_token=self.config["refresh_token"],
             url=self.config.get("oauth_url") or DEFAULT_OAUTH_URL,
+            token_file=self.config.get("refresh_token_file"),
         )
 
     @functools.cached_property
@@ -267,17 +296,21 @@ class TapPipedrive(Tap):
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Load a state, bringing bookmarks of any earlier timestamp format to RFC 3339 UTC."""
+        """Load a state after checking every bookmark and watermark in it (see `check_state`)."""
         super().load_state(state)
-        for stream_state in self.state.get("bookmarks", {}).values():
-            for entry in [stream_state, *stream_state.get("partitions", [])]:
-                value = entry.get("replication_key_value")
-                if isinstance(value, str):
-                    try:
-                        entry["replication_key_value"] = to_rfc3339(value)
-                    except ValueError:
-                        msg = f"The state has a bookmark that is not a timestamp: {value!r}."
-                        raise ConfigError(msg) from None
+        check_state(t.cast("dict[str, t.Any]", self.state), self.logger)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Flush the last STATE, then exit 128 + the signal: an interrupted run is no success."""
+        try:
+            self._state_writer.write_state(self.state)
+        finally:
+            self.logger.warning(
+                "Interrupted by %s: the state reached so far was emitted; the next run resumes "
+                "from it.",
+                signal.Signals(signum).name,
+            )
+            sys.exit(128 + signum)
 
     # Command line
 
@@ -332,6 +365,51 @@ class TapPipedrive(Tap):
 
         command.excepthook = excepthook  # type: ignore[attr-defined]
         return command
+
+
+def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
+    """Check every bookmark and watermark of a state, bringing them to RFC 3339 UTC (in place).
+
+    A malformed one stops the run before any output, naming the stream and the key. One in the
+    future is brought back to now, with a warning: the stream would never read past it.
+    """
+    now = format_instant(datetime.datetime.now(datetime.timezone.utc))
+    for name, stream_state in (state.get("bookmarks") or {}).items():
+        if not isinstance(stream_state, dict):
+            raise ConfigError(f"The state of stream '{name}' is not a JSON object.")
+        for holder, key, label in _timestamps(stream_state):
+            value = holder[key]
+            try:
+                moment = to_rfc3339(value) if isinstance(value, str) else None
+            except ValueError:
+                moment = None
+            if moment is None:
+                msg = (
+                    f"The state of stream '{name}' has a `{label}` that is not a timestamp: "
+                    f"{value!r}. Fix or remove it (the stream then starts from `start_date`)."
+                )
+                raise ConfigError(msg)
+            if moment > now:
+                logger.warning(
+                    "The state of stream '%s' has a `%s` in the future (%s): reading from now on "
+                    "instead, so that the stream does not stall.",
+                    name,
+                    label,
+                    moment,
+                )
+                moment = now
+            holder[key] = moment
+
+
+def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:
+    """(dict, key, label) of each timestamp a stream's state holds (bookmarks, watermarks)."""
+    for entry in [stream_state, *stream_state.get("partitions", [])]:
+        for key in ("replication_key_value", ABSENT_SINCE):
+            if entry.get(key) is not None:
+                yield entry, key, key
+    marks = stream_state.get("deals_updated_since") or {}
+    for key in marks:
+        yield marks, key, f"deals_updated_since.{key}"
 
 
 if __name__ == "__main__":

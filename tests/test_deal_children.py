@@ -187,12 +187,24 @@ def test_a_null_flow_body_is_retried(fresh_emulator, monkeypatch):
     assert faulty.ids("dealflow") == clean.ids("dealflow")
 
 
-def test_a_deal_deleted_during_the_run_is_skipped(fresh_emulator):
+def test_a_one_off_404_on_a_deals_flow_is_retried(fresh_emulator):
     deals = sorted(d["id"] for d in live_deals(fresh_emulator))
     fresh_emulator.inject(FLOW.format(deals[3]), "not_found")
     result = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
-    others = [d for d in deals + [d["id"] for d in archived_deals(fresh_emulator)] if d != deals[3]]
-    assert result.ids("dealflow") == flow_ids(fresh_emulator, others)
+    everything = deals + [d["id"] for d in archived_deals(fresh_emulator)]
+    assert result.ids("dealflow") == flow_ids(fresh_emulator, everything)
+
+
+def test_a_deal_whose_flow_answers_404_twice_stays_due_for_the_next_run(fresh_emulator, caplog):
+    deals = sorted(d["id"] for d in live_deals(fresh_emulator))
+    fresh_emulator.inject(FLOW.format(deals[3]), "not_found", times=2)
+    first = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
+    assert f"1 deal(s) answered 404 twice and stay due for the next run: {deals[3]}" in caplog.text
+    assert not flow_ids(fresh_emulator, [deals[3]]) & first.ids("dealflow")
+    config = config_for(fresh_emulator)
+    second = sync(config, state=first.final_state, streams=["deals", "dealflow"])
+    everything = deals + [d["id"] for d in archived_deals(fresh_emulator)]
+    assert first.ids("dealflow") | second.ids("dealflow") == flow_ids(fresh_emulator, everything)
 
 
 def test_a_refused_child_stream_does_not_pin_the_deals_read(tmp_path):

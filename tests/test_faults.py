@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tap_pipedrive.client import PipedriveAPIError, PipedriveStream
+from tap_pipedrive.client import PipedriveAPIError, PipedriveStream, SyncFailedError
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select, sync
@@ -58,12 +58,17 @@ def test_a_burst_429_waits_and_retries(fresh_emulator):
     assert statuses.count(429) == 2
 
 
-def test_a_fault_that_persists_fails_after_bounded_tries(fresh_emulator, monkeypatch):
-    monkeypatch.setattr(PipedriveStream, "retry_max_tries", 3)
+def test_a_fault_that_outlasts_the_retry_patience_fails_the_stream(fresh_emulator):
     fresh_emulator.inject(PERSONS, "status", status=503, times=-1)
-    with pytest.raises(Exception, match="503"):
-        sync(config_for(fresh_emulator), streams=["persons"])
-    assert len([r for r in fresh_emulator.requests if r.path == PERSONS]) == 3
+    with pytest.raises(SyncFailedError, match=r"'persons': .*503"):
+        sync(config_for(fresh_emulator, retry_patience_seconds=1), streams=["persons"])
+    assert len([r for r in fresh_emulator.requests if r.path == PERSONS]) > 1
+
+
+def test_an_outage_longer_than_eight_tries_is_waited_out(fresh_emulator):
+    fresh_emulator.inject(PERSONS, "status", status=503, times=12)
+    result = sync(config_for(fresh_emulator), streams=["persons"])
+    assert result.ids("persons") == set(fresh_emulator.all_ids("persons"))
 
 
 def test_a_client_error_is_not_retried_and_carries_pipedrives_message(fresh_emulator):

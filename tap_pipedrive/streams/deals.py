@@ -6,20 +6,28 @@ updated since their own watermark: the deals stream hands them its records in as
 update_time, is_deleted], ...]}`), and each child keeps, per deals list (live, archived), the
 newest deal `update_time` it has fully processed (`deals_updated_since` in its state). The deals
 list is read from the oldest bookmark among the selected consumers, so a child selected later, or
-one that lagged behind an interrupted run, catches up; deals then re-emits the deals between that
-bookmark and its own (duplicates that upserts absorb, never gaps).
+one that lagged behind an interrupted or failed run, catches up; deals then re-emits the deals
+between that bookmark and its own (duplicates that upserts absorb, never gaps).
+
+A child whose endpoint refused its first call (402/403: not on this plan) is skipped, keeps its
+watermark and is marked `refused` in its state, so it does not hold back the deals read. Each
+later run first asks its endpoint once, about the deal it was refused on: when it answers, the
+deals read starts from the child's old watermark again, and the child catches up.
 """
 
 from __future__ import annotations
 
+import functools
 import typing as t
 
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_pipedrive import schemas
 from tap_pipedrive.client import (
+    STREAM_ERRORS,
     NotFoundError,
     PipedriveStream,
+    RunStoppingError,
     V1Stream,
     V2Stream,
     to_rfc3339,
@@ -60,10 +68,11 @@ class DealsStream(V2Stream):
     def starting_bookmark(self, context: Context | None) -> str | None:
         """The oldest bookmark among the selected consumers of the deals list."""
         marks = [super().starting_bookmark(context)] if self.selected else []
+        children = t.cast("list[DealChildStream]", self.child_streams)
         marks += [
-            t.cast("DealChildStream", child).watermark(context)
-            for child in self.child_streams
-            if child.selected and not t.cast("DealChildStream", child).access_denied
+            child.watermark(context)
+            for child in children
+            if child.selected and child.has_access() and not child.failure
         ]
         return None if None in marks else min(t.cast("list[str]", marks), default=None)
 
@@ -132,6 +141,39 @@ class DealChildStream(PipedriveStream):
         """None: the deals batch is the filter."""
         return {}
 
+    def has_access(self) -> bool:
+        """Whether to read this run: not refused, or refused before but answering again now."""
+        refused = self.stream_state.get("refused")
+        if self.access_denied or not refused:
+            return not self.access_denied
+        deal_id = self.stream_state.get("refused_deal_id")
+        if deal_id is not None:
+            try:
+                for _ in self.request_records(self.probe_context(deal_id)):
+                    break
+            except NotFoundError:
+                pass  # the deal is gone; the endpoint itself answers
+            except RunStoppingError:
+                raise
+            except STREAM_ERRORS as error:
+                self.stop(error)
+                return False
+        self.stream_state.pop("refused", None)
+        self.stream_state.pop("refused_deal_id", None)
+        return True
+
+    def probe_context(self, deal_id: int) -> dict[str, t.Any]:
+        """The context of one call about one deal."""
+        return {"is_archived": False, "deals": [[deal_id, None, False]]}
+
+    def stop(self, error: Exception) -> None:
+        """Also keep, for a refused stream, the deal to ask about in the next run."""
+        super().stop(error)
+        if self.access_denied and self._first_deal is not None:
+            self.stream_state["refused_deal_id"] = self._first_deal
+
+    _first_deal: int | None = None
+
     def watermark(self, context: Context | None) -> str | None:
         """The newest deal `update_time` this stream has processed on that deals list."""
         marks = self.stream_state.get("deals_updated_since") or {}
@@ -149,12 +191,20 @@ class DealChildStream(PipedriveStream):
         # towards the watermark.
         deals = [d for d in context["deals"] if not d[2] and (since is None or d[1] >= since)]
         if deals:
+            if self._first_deal is None:
+                self._first_deal = deals[0][0]
             yield from super().get_records({**context, "deals": deals})
-        # Also when Pipedrive refuses the stream (402/403): a refused stream must not pin the
-        # deals read to its old watermark run after run. (Reset its state to backfill it once
-        # the plan has the feature.)
+        if self.access_denied or self.failure:
+            return  # what was not read stays due
+        # Not past a deal that could not be read (it stays due for the next run).
         marks = self.stream_state.setdefault("deals_updated_since", {})
-        marks[_list_of(context)] = context["deals"][-1][1]
+        key = _list_of(context)
+        marks[key] = self.due.get(key) or context["deals"][-1][1]
+
+    @functools.cached_property
+    def due(self) -> dict[str, str]:
+        """Per deals list, the oldest `update_time` of a deal this run could not read."""
+        return {}
 
 
 def _list_of(context: Context | None) -> str:
@@ -219,15 +269,47 @@ class DealFlowStream(DealChildStream, V1Stream):
     extra_params = {"all_changes": "1", "items": "dealChange"}
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Each deal's flow; a deal deleted meanwhile (404/410) is skipped with a warning."""
+        """Each deal's flow; a deal answering 404/410 twice stays due for the next run."""
         assert context is not None
-        for deal_id, *_ in context["deals"]:
-            try:
-                for item in self.request_records({"deal_id": deal_id}):
-                    item["deal_id"] = deal_id
-                    yield item
-            except NotFoundError as error:
-                self.logger.warning("Stream '%s': deal %s skipped: %s", self.name, deal_id, error)
+        for deal_id, updated, _ in context["deals"]:
+            for attempt in (1, 2):
+                try:
+                    for item in self.request_records({"deal_id": deal_id}):
+                        item["deal_id"] = deal_id
+                        yield item
+                    break
+                except NotFoundError as error:
+                    if attempt == 1:
+                        continue
+                    # Deleted meanwhile, or a fault: the next run (which sees deletions) decides.
+                    self.missed.append(deal_id)
+                    self.due.setdefault(_list_of(context), updated)
+                    self.logger.warning(
+                        "Stream '%s': deal %s not read, it stays due for the next run: %s",
+                        self.name,
+                        deal_id,
+                        error,
+                    )
+
+    def probe_context(self, deal_id: int) -> dict[str, t.Any]:
+        """The context of one flow call."""
+        return {"deal_id": deal_id}
+
+    @functools.cached_property
+    def missed(self) -> list[int]:
+        """The deals whose flow this run could not read."""
+        return []
+
+    def log_sync_costs(self) -> None:
+        """Also count the deals this run could not read."""
+        if self.missed:
+            self.logger.warning(
+                "Stream '%s': %d deal(s) answered 404 twice and stay due for the next run: %s",
+                self.name,
+                len(self.missed),
+                ", ".join(map(str, self.missed)),
+            )
+        super().log_sync_costs()
 
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None

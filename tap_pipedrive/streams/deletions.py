@@ -185,7 +185,7 @@ class DeletedRecordsStream(V1Stream):
         self._paginator = None
         yield from super().get_records(context)
         newest = self._paginator.newest if self._paginator is not None else None
-        if newest is None or self.access_denied:
+        if newest is None or self.access_denied or self.failure:
             return
         state = self.get_context_state(context)
         if newest > (state.get("replication_key_value") or ""):
