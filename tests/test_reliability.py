@@ -56,9 +56,12 @@ def last_state(messages: list[dict]) -> dict:
     return [m["value"] for m in messages if m["type"] == "STATE"][-1]
 
 
-def flow_ids(emu: Emulator) -> set[str]:
+def flow_ids(emu: Emulator) -> set[int]:
+    """The ids of every field change of the deals that are not deleted."""
     deals = [d["id"] for d in emu.records("deals") if not d["is_deleted"]]
-    return {f"{item['object']}:{item['data']['id']}" for d in deals for item in emu.flow(d)}
+    return {
+        item["data"]["id"] for d in deals for item in emu.flow(d) if item["object"] == "dealChange"
+    }
 
 
 def error_lines(stderr: bytes) -> list[str]:

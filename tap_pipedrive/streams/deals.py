@@ -256,8 +256,12 @@ class DealFlowStream(DealChildStream, V1Stream):
     """Deal field changes: one `/v1/deals/{deal_id}/flow` read per updated deal (40 tokens).
 
     The flow is a deal's whole history on every call: only the changes in the window
-    [bookmark (else `start_date`), the deals read's upper bound) are emitted. A change after
-    that bound has updated its deal after it too, so the next run reads that deal again.
+    [`changes_since`, the deals read's upper bound) are emitted. `changes_since` is the deals
+    watermark at the start of the previous run (else `start_date`), not the `log_time`
+    bookmark: a deal updated while that run read the deals list, or left due after a failed
+    call, is read only now, and its changes older than the bookmark were never emitted. So the
+    only repeats are changes of the previous run's window on deals updated again. A change after
+    the upper bound has updated its deal after it too, so the next run reads that deal again.
     """
 
     name = "dealflow"
@@ -291,6 +295,22 @@ class DealFlowStream(DealChildStream, V1Stream):
                         error,
                     )
 
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """On a list's first batch of the run, take its filter and leave this run's for the next."""
+        key = _list_of(context)
+        if key not in self.changes_since:
+            self.changes_since[key] = (
+                self.stream_state.get("changes_since", {}).get(key) or self._start_date()
+            )
+            if (start := self.watermark(context)) is not None:
+                self.stream_state.setdefault("changes_since", {})[key] = start
+        yield from super().get_records(context)
+
+    @functools.cached_property
+    def changes_since(self) -> dict[str, str | None]:
+        """Per deals list, the oldest change time this run emits."""
+        return {}
+
     def probe_context(self, deal_id: int) -> dict[str, t.Any]:
         """The context of one flow call."""
         return {"deal_id": deal_id}
@@ -319,9 +339,9 @@ class DealFlowStream(DealChildStream, V1Stream):
         log_time = to_rfc3339(row.get("timestamp"))
         if row.get("object") != "dealChange" or not data or log_time is None:
             return None
-        if (self.lower_bound and log_time < self.lower_bound) or (
-            context and log_time >= context["until"]
-        ):
+        assert context is not None
+        since = self.changes_since.get(_list_of(context))
+        if (since and log_time < since) or log_time >= context["until"]:
             return None
         record = {column: data.get(column) for column in _DEAL_CHANGE_COLUMNS}
         record["deal_id"] = row["deal_id"]
