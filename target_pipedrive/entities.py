@@ -24,6 +24,8 @@ class Entity:
     create_cost: int = 5
     update_cost: int = 5
     delete_cost: int = 3
+    #: Booleans the body takes as 0/1 (v1 notes' pinning flags).
+    flags: frozenset[str] = frozenset()
     #: The natural key a stream may match on without a custom field (`email`, `name`).
     natural_keys: frozenset[str] = frozenset()
 
@@ -95,6 +97,10 @@ ENTITIES: dict[str, Entity] = {
                 "pinned_to_person_flag pinned_to_project_flag pinned_to_task_flag"
             ),
             custom_fields=False,
+            flags=_fields(
+                "pinned_to_lead_flag pinned_to_deal_flag pinned_to_organization_flag "
+                "pinned_to_person_flag pinned_to_project_flag pinned_to_task_flag"
+            ),
             update_method="PUT",
             create_cost=10,
             update_cost=10,

@@ -22,12 +22,12 @@ class Unwritable(ValueError):
 
 
 def jsonable(value: t.Any) -> t.Any:
-    """A value as JSON sends it: dates ISO 8601, date-times RFC 3339 UTC, decimals numbers."""
+    """A value as JSON sends it: dates and times ISO 8601, date-times RFC 3339 UTC."""
     if isinstance(value, datetime.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
         return value.isoformat(timespec="seconds") + "Z"
-    if isinstance(value, datetime.date):
+    if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -123,3 +123,27 @@ def _option_id(field: CustomField, column: str, value: t.Any) -> t.Any:
     labels = ", ".join(repr(label) for label in field.options.values())
     msg = f"column {column!r}: {value!r} is not an option of {field.name!r} ({labels})"
     raise Unwritable(msg)
+
+
+def compact(value: t.Any) -> t.Any:
+    """A field value without the null members of its nested objects.
+
+    Pipedrive reads an absent member as "not given", while a null one fails validation where
+    the type is not nullable (an attendee's `user_id`).
+    """
+    if isinstance(value, dict):
+        return {key: compact(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [compact(item) for item in value]
+    return value
+
+
+def option_id(options: t.Mapping[t.Any, str], value: str) -> t.Any:
+    """A standard option field's label -> its option id (numeric ids as numbers).
+
+    A value that is no label is sent as it is, for Pipedrive to judge.
+    """
+    found: t.Any = next((oid for oid, label in options.items() if label == value), value)
+    if isinstance(found, str) and found.isdigit():
+        return int(found)
+    return found

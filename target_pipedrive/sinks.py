@@ -12,7 +12,13 @@ from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.custom_fields import CustomField
 from target_pipedrive.client import Rejected, Writer
 from target_pipedrive.entities import ENTITIES, Entity
-from target_pipedrive.fields import CustomFieldWriter, Unwritable, jsonable
+from target_pipedrive.fields import (
+    CustomFieldWriter,
+    Unwritable,
+    compact,
+    jsonable,
+    option_id,
+)
 
 if t.TYPE_CHECKING:
     from tap_pipedrive.client import DefinitionsStream, PipedriveStream
@@ -81,16 +87,35 @@ class EntitySink(RecordSink):
         return t.cast("PipedriveStream", self.target.reader.streams[self.entity.name])
 
     @functools.cached_property
-    def custom(self) -> CustomFieldWriter | None:
-        """The entity's custom fields (read once), when its bodies take them."""
+    def definitions(self) -> list[dict[str, t.Any]]:
+        """The entity's field definitions (read once), empty for an entity without them."""
         fields_stream = self.tap_stream.fields_stream
-        if not self.entity.custom_fields or fields_stream is None:
-            return None
+        if fields_stream is None:
+            return []
         stream = t.cast("DefinitionsStream", self.target.reader.streams[fields_stream])
         before = stream.progress.tokens, stream.progress.requests
-        fields = [f for row in stream.definitions if (f := CustomField.from_definition(row))]
+        definitions = stream.definitions
         self._count_reads(stream, before)
+        return definitions
+
+    @functools.cached_property
+    def custom(self) -> CustomFieldWriter | None:
+        """The entity's custom fields, when its bodies take them."""
+        if not self.entity.custom_fields:
+            return None
+        fields = [f for row in self.definitions if (f := CustomField.from_definition(row))]
         return CustomFieldWriter(fields, reserved=self.tap_stream.base_schema["properties"])
+
+    @functools.cached_property
+    def standard_options(self) -> dict[str, dict[t.Any, str]]:
+        """Standard option fields (v2 definitions): field code -> option id -> label."""
+        if not self.tap_stream.custom_fields_nested:  # leads are described by deal fields
+            return {}
+        return {
+            row["field_code"]: {option["id"]: option.get("label") for option in row["options"]}
+            for row in self.definitions
+            if "field_code" in row and not row.get("is_custom_field") and row.get("options")
+        }
 
     # --- matching ---
 
@@ -160,7 +185,13 @@ class EntitySink(RecordSink):
     def body(self, record: dict[str, t.Any], *, create: bool) -> dict[str, t.Any]:
         """The request body: the entity's writable fields, `custom_fields` by code."""
         fields = self.entity.fields
-        body = {key: jsonable(value) for key, value in record.items() if key in fields}
+        body = {key: compact(jsonable(value)) for key, value in record.items() if key in fields}
+        for key, options in self.standard_options.items():
+            if isinstance(body.get(key), str):
+                body[key] = option_id(options, body[key])
+        for key in self.entity.flags & body.keys():
+            if isinstance(body[key], bool):
+                body[key] = int(body[key])
         if self.entity.name == "persons" and "emails" not in body and record.get("email"):
             body["emails"] = [{"value": record["email"], "primary": True, "label": "work"}]
         if self.entity.name == "persons" and "phones" not in body and record.get("phone"):

@@ -17,6 +17,7 @@ from tap_pipedrive.client import BudgetExhaustedError
 from tap_pipedrive.tap import EXPECTED_ERRORS, OAUTH_SETTINGS, SECRET_SETTINGS, TapPipedrive
 from target_pipedrive.client import Reader
 from target_pipedrive.entities import ENTITIES
+from target_pipedrive.fields import jsonable
 from target_pipedrive.sinks import EntitySink, Tally
 
 if t.TYPE_CHECKING:
@@ -178,13 +179,13 @@ class TargetPipedrive(Target):
         self._rejected += 1
         # The SDK's bookkeeping columns are not the record's; a deletion mark is.
         kept = {
-            key: value
+            key: jsonable(value)
             for key, value in record.items()
             if not key.startswith("_sdc_") or (key == "_sdc_deleted_at" and value is not None)
         }
         line = {"stream": stream_name, "reason": reason, "record": kept}
         with self._rejects_path.open("a", encoding="utf-8") as rejects:
-            rejects.write(json.dumps(line, default=str, ensure_ascii=False) + "\n")
+            rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
         self.logger.warning("Stream '%s': record rejected: %s", stream_name, reason)
 
     def summarize(self) -> None:
