@@ -139,6 +139,9 @@ class EntitySink(RecordSink):
     def index(self) -> dict[str, t.Any]:
         """Match key value -> item id, from one read of the entity's list (lowest id wins)."""
         stream = self.tap_stream
+        # The whole list, not an incremental window: an item written a second ago (whose
+        # update_time is the window's exclusive end) must be found too.
+        stream.replication_key = None
         before = stream.progress.tokens, stream.progress.requests
         index: dict[str, t.Any] = {}
         for row in stream.get_records(None):

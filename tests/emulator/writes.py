@@ -44,6 +44,9 @@ _DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "leads": {"was_seen": False, "source_name": "API", "origin": "API"},
 }
 _DEAL_STATUSES = ("open", "won", "lost")
+#: Standard option fields a body sets by option id but records show by label (the spec types
+#: a product's `category` as a number in bodies, the emulator's lists show the label).
+_SHOWN_AS_LABEL = frozenset({("products", "category")})
 #: Custom field types whose value is one JSON scalar, by the Python types allowed.
 _SCALARS: Mapping[str, tuple[type, ...]] = {
     **dict.fromkeys(
@@ -193,6 +196,18 @@ class _Write:
             raise _invalid(f"status: must be one of {', '.join(_DEAL_STATUSES)}")
         return body
 
+    def shown(self, data: Dataset, key: str, value: Any) -> Any:
+        """A body value as records show it: some options by label, v1 0/1 flags as booleans."""
+        if (self.entity, key) in _SHOWN_AS_LABEL and value is not None:
+            definition = next(d for d in data.fields.v2[self.entity] if d.code == key)
+            labels = {str(option): label for option, label in definition.labels().items()}
+            if str(value) not in labels:
+                raise _invalid(f"{key}: unknown option {value!r}")
+            return labels[str(value)]
+        if key.startswith("pinned_to_") and value in (0, 1):
+            return bool(value)
+        return value
+
     def row(self, data: Dataset, request: Request) -> int:
         """The row of the path's id; 404 if there is none (or it was deleted)."""
         table = data.table(self.entity)
@@ -209,10 +224,9 @@ class _Write:
     def apply(self, data: Dataset, row: int, body: Mapping[str, Any]) -> None:
         """Set the given fields (custom fields merged into the current ones); now updated."""
         table = data.table(self.entity)
+        shown = {k: self.shown(data, k, v) for k, v in body.items() if k not in _ROW_KEYS}
         overlay = table.written.setdefault(row, {})
-        for key, value in body.items():
-            if key in _ROW_KEYS:
-                continue
+        for key, value in shown.items():
             if key == "custom_fields":
                 current = table.record(row).get("custom_fields") or {}
                 overlay[key] = {**current, **(value or {})}
