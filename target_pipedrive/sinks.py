@@ -136,17 +136,17 @@ class EntitySink(RecordSink):
         return field
 
     @functools.cached_property
-    def index(self) -> dict[str, t.Any]:
-        """Match key value -> item id, from one read of the entity's list (lowest id wins)."""
+    def index(self) -> dict[str, dict[str, t.Any]]:
+        """Match key value -> item, from one read of the entity's list (lowest id wins)."""
         stream = self.tap_stream
         # The whole list, not an incremental window: an item written a second ago (whose
         # update_time is the window's exclusive end) must be found too.
         stream.replication_key = None
         before = stream.progress.tokens, stream.progress.requests
-        index: dict[str, t.Any] = {}
+        index: dict[str, dict[str, t.Any]] = {}
         for row in stream.get_records(None):
             for key in self._keys_of_item(row):
-                index.setdefault(key, row["id"])
+                index.setdefault(key, row)
         self._count_reads(stream, before)
         return index
 
@@ -172,16 +172,18 @@ class EntitySink(RecordSink):
             value = record.get(t.cast("str", self.match_key))
         return None if value is None else _normal(jsonable(value))
 
-    def existing_id(self, record: t.Mapping[str, t.Any]) -> t.Any:
-        """The id of the item this record updates or deletes, None if it is new."""
+    def existing(self, record: t.Mapping[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
+        """The id of the item this record updates or deletes (None: a new one).
+
+        Also the item as Pipedrive has it, when the match key found it (else None).
+        """
         if self.mode == "append":
-            return None
+            return None, None
         if record.get("id") is not None:
-            return record["id"]
-        if self.match_key is None:
-            return None
-        key = self._key_of_record(record)
-        return None if key is None else self.index.get(key)
+            return record["id"], None
+        key = self._key_of_record(record) if self.match_key is not None else None
+        found = None if key is None else self.index.get(key)
+        return (None, None) if found is None else (found["id"], found)
 
     # --- bodies ---
 
@@ -246,7 +248,7 @@ class EntitySink(RecordSink):
 
     def _write(self, record: dict[str, t.Any]) -> None:
         entity = self.entity
-        existing = self.existing_id(record)
+        existing, current = self.existing(record)
         if record.get("_sdc_deleted_at") is not None:
             if not self.config.get("hard_delete") or existing is None:
                 self.tally.skipped += 1
@@ -258,24 +260,41 @@ class EntitySink(RecordSink):
         if existing is None:
             body = self.body(record, create=True)
             created = self.writer.write("POST", entity.path, body, entity.create_cost)
-            key = self._key_of_record(record) if self.match_key else None
-            if key is not None:
-                self.index[key] = created["id"]
+            self._remember(record, created)
             self.tally.created += 1
             return
         body = self.body(record, create=False)
+        if current is not None and _same(body, current):
+            self.tally.skipped += 1  # Pipedrive has it already: a write would change nothing
+            return
         path = f"{entity.path}/{existing}"
-        self.writer.write(entity.update_method, path, body, entity.update_cost)
+        updated = self.writer.write(entity.update_method, path, body, entity.update_cost)
+        self._remember(record, updated)
         self.tally.updated += 1
+
+    def _remember(self, record: t.Mapping[str, t.Any], item: t.Any) -> None:
+        """Keep a written item in the index, so that later records match it."""
+        key = self._key_of_record(record) if self.match_key is not None else None
+        if key is not None and isinstance(item, dict):
+            self.index[key] = item
 
     def _forget(self, item_id: t.Any) -> None:
         if "index" in self.__dict__:
-            for key in [k for k, v in self.index.items() if v == item_id]:
+            for key in [k for k, item in self.index.items() if item["id"] == item_id]:
                 del self.index[key]
 
     def _count_reads(self, stream: PipedriveStream, before: tuple[int, int]) -> None:
         self._read_tokens += stream.progress.tokens - before[0]
         self._read_requests += stream.progress.requests - before[1]
+
+
+def _same(given: t.Any, current: t.Any) -> bool:
+    """Whether a body value is what the item has already (objects: the parts given)."""
+    if isinstance(given, dict) and isinstance(current, dict):
+        return all(_same(value, current.get(key)) for key, value in given.items())
+    if isinstance(given, list) and isinstance(current, list):
+        return len(given) == len(current) and all(map(_same, given, current))
+    return bool(given == current) and isinstance(given, bool) == isinstance(current, bool)
 
 
 def _normal(value: t.Any) -> str:

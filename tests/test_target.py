@@ -110,7 +110,7 @@ def test_a_custom_field_holding_the_warehouse_id_matches(emu, tmp_path, by):
     assert created.status == 200
 
 
-def test_upserting_the_same_input_twice_creates_nothing_new(emu, tmp_path):
+def test_upserting_the_same_input_twice_creates_nothing_and_sends_nothing(emu, tmp_path):
     config = target_config(
         emu, tmp_path, streams={"contacts": {"entity": "persons", "match_key": "email"}}
     )
@@ -120,7 +120,21 @@ def test_upserting_the_same_input_twice_creates_nothing_new(emu, tmp_path):
     emu.clear_log()
     write(config, messages("contacts", rows))
     assert emu.all_ids("persons") == after_first
-    assert [method for method, _, _ in writes(emu)] == ["PATCH"] * 3
+    assert writes(emu) == []
+
+
+def test_a_changed_row_matched_by_key_is_patched_with_its_change(emu, tmp_path):
+    config = target_config(
+        emu, tmp_path, streams={"contacts": {"entity": "persons", "match_key": "email"}}
+    )
+    rows = [{"name": f"P{i}", "email": f"p{i}@warehouse.example"} for i in range(3)]
+    write(config, messages("contacts", rows))
+    emu.clear_log()
+    rows[1]["name"] = "P1 renamed"
+    write(config, messages("contacts", rows))
+    (patch,) = writes(emu)
+    renamed = [r for r in emu.records("persons") if r["name"] == "P1 renamed"]
+    assert [patch] == [("PATCH", f"/api/v2/persons/{renamed[0]['id']}", 200)]
 
 
 def test_append_mode_creates_even_a_matching_record(emu, tmp_path):
