@@ -109,7 +109,7 @@ class EntitySink(RecordSink):
     @functools.cached_property
     def standard_options(self) -> dict[str, dict[t.Any, str]]:
         """Standard option fields (v2 definitions): field code -> option id -> label."""
-        if not self.tap_stream.custom_fields_nested:  # leads are described by deal fields
+        if not self.entity.path.startswith("/api/v2/"):  # v1 definitions have another shape
             return {}
         return {
             row["field_code"]: {option["id"]: option.get("label") for option in row["options"]}
