@@ -172,3 +172,37 @@ def test_a_stream_mapped_to_no_entity_fails_with_one_line_and_writes_nothing(emu
     ]
     assert "Traceback" not in result.stderr
     assert writes(emu) == []
+
+
+OAUTH = {"client_id": "app-7", "client_secret": "client-secret-5e1", "refresh_token": "rt-9d2"}
+
+
+def test_writes_authenticate_with_oauth_and_log_no_secret(tmp_path):
+    with Emulator(
+        seed=5,
+        scale=40,
+        api_token=TOKEN,
+        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
+        refresh_token=OAUTH["refresh_token"],
+    ) as emu:
+        config = {
+            **OAUTH,
+            "oauth_url": f"{emu.url}/oauth/token",
+            "rejects_file": str(tmp_path / "rejects.jsonl"),
+        }
+        result = run_cli(config, messages("organizations", [{"name": "Via OAuth"}]), tmp_path)
+        assert result.returncode == 0, result.stderr
+        (post,) = [r for r in emu.requests if r.method == "POST" and r.path.startswith("/api")]
+        assert post.headers["authorization"].startswith("Bearer ")
+        assert "x-api-token" not in post.headers
+        for secret in (OAUTH["client_secret"], OAUTH["refresh_token"], *emu.issued_secrets()):
+            assert secret not in result.stderr + result.stdout
+
+
+def test_no_credentials_fail_with_one_line_naming_the_settings(tmp_path, emu):
+    config = {"api_url": emu.url}
+    result = run_cli(config, messages("organizations", [{"name": "x"}]), tmp_path)
+    assert result.returncode == 1
+    assert "No credentials: set `api_token` (TARGET_PIPEDRIVE_API_TOKEN)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert writes(emu) == []
