@@ -18,7 +18,7 @@ import datetime
 import functools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +68,12 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, f"Validation failed: {message}", code="ERR_SCHEMA_VALIDATION_FAILED")
 
 
+#: The time of a write, in nanoseconds since the epoch (a test may pin it in the past).
+clock: Callable[[], int] = time.time_ns
+
+
 def _now(table: Table) -> int:
-    return time.time_ns() * table.unit // 1_000_000_000
+    return clock() * table.unit // 1_000_000_000
 
 
 def _body_schema(operation: Operation) -> tuple[dict[str, Any], frozenset[str]]:
