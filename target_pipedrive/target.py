@@ -139,8 +139,8 @@ class TargetPipedrive(Target):
             check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
         except ConfigError as error:
             errors.append(str(error))
-        for value in SECRET_SETTINGS:
-            secret = self.config.get(value)
+        for name in SECRET_SETTINGS:
+            secret = self.config.get(name)
             if secret:
                 errors = [error.replace(str(secret), "********") for error in errors]
         if errors and raise_errors:
@@ -151,7 +151,7 @@ class TargetPipedrive(Target):
     def reader(self) -> Reader:
         """The tap on the same settings: its session, auth, rate limits, reads and errors."""
         config = {name: self.config[name] for name in SHARED_SETTINGS if name in self.config}
-        config.setdefault("user_agent", f"{self.name}/{self.plugin_version}")
+        config["user_agent"] = config.get("user_agent") or f"{self.name}/{self.plugin_version}"
         return Reader(config=config, validate_config=False, setup_mapper=False)
 
     def stream_settings(self, stream_name: str) -> dict[str, t.Any]:

@@ -172,3 +172,9 @@ def test_unknown_columns_are_reported_once_per_stream_and_not_sent(emu, tmp_path
     ]
     created = [r for r in emu.records("organizations") if r["name"].startswith("Org ")]
     assert len(created) == 3
+
+
+def test_requests_name_the_target_in_their_user_agent(emu, tmp_path):
+    write(target_config(emu, tmp_path), messages("organizations", [NEW["organizations"]]))
+    agents = {r.headers["user-agent"].split("/")[0] for r in emu.requests}
+    assert agents == {"target-pipedrive"}

@@ -206,3 +206,14 @@ def test_no_credentials_fail_with_one_line_naming_the_settings(tmp_path, emu):
     assert "No credentials: set `api_token` (TARGET_PIPEDRIVE_API_TOKEN)" in result.stderr
     assert "Traceback" not in result.stderr
     assert writes(emu) == []
+
+
+def test_an_id_that_is_gone_is_rejected_with_the_404(emu, tmp_path):
+    config = target_config(emu, tmp_path, allow_rejects=True)
+    write(config, messages("organizations", [{"id": 999, "name": "Ghost"}]))
+    assert writes(emu) == [("PATCH", "/api/v2/organizations/999", 404)]
+    (line,) = rejects(tmp_path / "rejects.jsonl")
+    assert line["reason"] == (
+        "Pipedrive answered 404 Not Found for /api/v2/organizations/999: Organization not found; "
+        "Please check developers.pipedrive.com for more information about Pipedrive API."
+    )
