@@ -217,3 +217,16 @@ def test_an_id_that_is_gone_is_rejected_with_the_404(emu, tmp_path):
         "Pipedrive answered 404 Not Found for /api/v2/organizations/999: Organization not found; "
         "Please check developers.pipedrive.com for more information about Pipedrive API."
     )
+
+
+def test_a_match_key_that_names_no_field_fails_with_one_line(emu, tmp_path):
+    streams = {"companies": {"entity": "organizations", "match_key": "VAT number"}}
+    config = target_config(emu, tmp_path, streams=streams)
+    result = run_cli(config, messages("companies", [{"name": "x"}]), tmp_path)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        "Stream 'companies': match_key 'VAT number' is neither a custom field of organizations "
+        "nor one of its natural keys (name)."
+    ]
+    assert "Traceback" not in result.stderr
+    assert writes(emu) == []
