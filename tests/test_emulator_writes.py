@@ -134,3 +134,24 @@ def test_writes_meet_injected_faults_like_reads(emu):
     emu.inject("/api/v2/organizations", "status", status=503)
     assert call(emu, "POST", "/api/v2/organizations", {"name": "x"}).status_code == 503
     assert call(emu, "POST", "/api/v2/organizations", {"name": "x"}).status_code == 200
+
+
+def test_a_product_category_is_set_by_option_id_and_listed_by_label(emu):
+    field = next(d for d in emu.data.fields.v2["products"] if d.code == "category")
+    option = field.options[0]
+    created = call(emu, "POST", "/api/v2/products", {"name": "P", "category": int(option.id)})
+    assert item_category(emu, created.json()["data"]["id"]) == option.label
+
+
+def test_an_unknown_category_creates_nothing(emu):
+    before = emu.all_ids("products")
+    answer = call(emu, "POST", "/api/v2/products", {"name": "P", "category": 99})
+    assert (answer.status_code, answer.json()["error"]) == (
+        400,
+        "Validation failed: category: unknown option 99",
+    )
+    assert emu.all_ids("products") == before
+
+
+def item_category(emu: Emulator, product_id: int) -> str:
+    return next(r["category"] for r in emu.records("products") if r["id"] == product_id)

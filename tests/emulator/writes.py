@@ -44,6 +44,7 @@ _DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "leads": {"was_seen": False, "source_name": "API", "origin": "API"},
 }
 _DEAL_STATUSES = ("open", "won", "lost")
+_SINGULAR = {"activities": "activity"}
 #: Standard option fields a body sets by option id but records show by label (the spec types
 #: a product's `category` as a number in bodies, the emulator's lists show the label).
 _SHOWN_AS_LABEL = frozenset({("products", "category")})
@@ -193,12 +194,13 @@ class _Write:
         return data.custom_fields(self.entity)
 
     def validated(self, data: Dataset, request: Request) -> dict[str, Any]:
+        """The body, checked whole before anything changes, its values as records show them."""
         body = read_body(request)
         check_custom_fields(self.custom(data), body.get("custom_fields"))
         status = body.get("status")
         if self.entity == "deals" and status is not None and status not in _DEAL_STATUSES:
             raise _invalid(f"status: must be one of {', '.join(_DEAL_STATUSES)}")
-        return body
+        return {key: self.shown(data, key, value) for key, value in body.items()}
 
     def shown(self, data: Dataset, key: str, value: Any) -> Any:
         """A body value as records show it: some options by label, v1 0/1 flags as booleans."""
@@ -222,15 +224,18 @@ class _Write:
             row = 0
         deleted = "deleted" in table.cols and table.exists(row) and table.get(row, "deleted")
         if not table.exists(row) or deleted:
-            raise ApiError(404, f"{self.entity[:-1].capitalize()} not found")
+            raise ApiError(
+                404, f"{_SINGULAR.get(self.entity, self.entity[:-1]).capitalize()} not found"
+            )
         return row
 
     def apply(self, data: Dataset, row: int, body: Mapping[str, Any]) -> None:
         """Set the given fields (custom fields merged into the current ones); now updated."""
         table = data.table(self.entity)
-        shown = {k: self.shown(data, k, v) for k, v in body.items() if k not in _ROW_KEYS}
         overlay = table.written.setdefault(row, {})
-        for key, value in shown.items():
+        for key, value in body.items():
+            if key in _ROW_KEYS:
+                continue
             if key == "custom_fields":
                 current = table.record(row).get("custom_fields") or {}
                 overlay[key] = {**current, **(value or {})}
