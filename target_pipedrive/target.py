@@ -11,6 +11,7 @@ from pathlib import Path
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
 from tap_pipedrive.auth import DEFAULT_OAUTH_URL, ConfigError, check_root_url, root_url
 from tap_pipedrive.client import BudgetExhaustedError
@@ -50,6 +51,14 @@ class TargetPipedrive(Target):
     #: The distribution shipping both commands (the version `--about` reports).
     package_name = "tap-pipedrive"
     default_sink_class = EntitySink
+    # No `validate-records`: Pipedrive validates every record, and a refused one goes to the
+    # rejects file with its reason; the incoming stream's schema says nothing about Pipedrive.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
 
     config_jsonschema: t.ClassVar[dict[str, t.Any]] = {
         "type": "object",

@@ -178,3 +178,14 @@ def test_requests_name_the_target_in_their_user_agent(emu, tmp_path):
     write(target_config(emu, tmp_path), messages("organizations", [NEW["organizations"]]))
     agents = {r.headers["user-agent"].split("/")[0] for r in emu.requests}
     assert agents == {"target-pipedrive"}
+
+
+def test_a_record_is_judged_by_pipedrive_not_by_its_streams_schema(emu, tmp_path, caplog):
+    schema = {"type": "object", "properties": {"name": {"type": "integer"}}}
+    stream = [
+        {"type": "SCHEMA", "stream": "organizations", "schema": schema, "key_properties": []},
+        {"type": "RECORD", "stream": "organizations", "record": {"name": "Acme Ltd"}},
+    ]
+    write(target_config(emu, tmp_path), stream)
+    assert writes(emu) == [("POST", "/api/v2/organizations", 200)]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -74,8 +74,7 @@ def test_identity(hub, about):
 
 
 def test_capabilities_are_the_targets(hub, about):
-    # The SDK declares `validate-records`, a capability Meltano 4's schema does not know.
-    assert hub["capabilities"] == [c for c in about["capabilities"] if c != "validate-records"]
+    assert hub["capabilities"] == about["capabilities"]
 
 
 def test_every_setting_of_the_target_and_no_other(hub, target_settings):
