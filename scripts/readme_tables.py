@@ -1,4 +1,4 @@
-"""README's generated tables: settings (from `--about`) and streams (from the declarations).
+"""README's generated tables: settings (tap and target, from `--about`) and streams.
 
 `python scripts/readme_tables.py` rewrites them in README.md between their markers; a test
 checks that README.md is current.
@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
 
-def settings_table() -> str:
-    """The settings table of `tap-pipedrive --about --format=markdown`."""
+def settings_table(module: str = "tap_pipedrive.tap") -> str:
+    """The settings table of `tap-pipedrive` (or another command) `--about --format=markdown`."""
     about = subprocess.run(
-        [sys.executable, "-m", "tap_pipedrive.tap", "--about", "--format=markdown"],
+        [sys.executable, "-m", module, "--about", "--format=markdown"],
         capture_output=True,
         text=True,
         check=True,
@@ -74,6 +74,7 @@ def current_readme() -> str:
     """README.md with both tables regenerated."""
     text = README.read_text(encoding="utf-8")
     text = render(text, "settings", settings_table())
+    text = render(text, "target-settings", settings_table("target_pipedrive.target"))
     return render(text, "streams", streams_table())
 
 

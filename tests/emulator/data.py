@@ -239,6 +239,8 @@ class Table:
         self.cols: dict[str, array[int]] = {name: array("q") for name in names}
         self.alive = bytearray()
         self.edits: dict[int, int] = {}
+        #: Fields set through the write endpoints, by row: they show over the generated ones.
+        self.written: dict[int, dict[str, Any]] = {}
         #: Removed records' ids -> when they were removed (ticks), for `/recents`.
         self.removed: dict[int, int] = {}
         self.version = 0
@@ -312,6 +314,9 @@ class Table:
             result.update(
                 (k, v) for k, v in self.extras(record_id, extra_rng).items() if k in wanted
             )
+        written = self.written.get(record_id)
+        if written:
+            result.update(written)
         return result
 
     def sort_key(self, record_id: int, field: str) -> Any:

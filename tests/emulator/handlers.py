@@ -62,13 +62,15 @@ def _invalid(message: str) -> ApiError:
 
 @dataclass(frozen=True)
 class Request:
-    """A request as handlers see it: its operation and its query (last value of each name)."""
+    """A request as handlers see it: its operation, its query (last value of each name), and
+    its body (write endpoints)."""
 
     method: str
     path: str
     query: Mapping[str, str]
     operation: Operation
     path_params: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
     def param(self, name: str) -> str | None:
         """Return a query parameter the operation declares; undeclared ones read as absent."""

@@ -30,8 +30,9 @@ from tests.emulator.faults import (
     gate_status,
     json_bytes,
 )
-from tests.emulator.handlers import ApiError, Request, Router, error_body
+from tests.emulator.handlers import ROUTES, ApiError, Request, Router, error_body
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
+from tests.emulator.writes import WRITE_ROUTES
 
 #: Pipedrive's burst window: `burst_limit` requests per token per rolling 2 seconds.
 BURST_WINDOW_SECONDS = 2.0
@@ -160,7 +161,7 @@ class Emulator:
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
-        self.router = Router(spec.load())
+        self.router = Router(spec.load(), (*ROUTES, *WRITE_ROUTES))
         self._gates: dict[str, int] = dict(gated or {})
         self._faults = FaultPlan()
         self.oauth: OAuthServer | None = None
@@ -424,7 +425,7 @@ class Emulator:
             status, answer = self.oauth.token(headers, body, self.url)
             return Response(status, {}, json_bytes(answer)), 0
         credential = self._credential(headers)
-        status, answer, cost = self._dispatch(method, path, query, credential)
+        status, answer, cost = self._dispatch(method, path, query, credential, body)
         with self._limits_lock:
             self._budget.spent += cost
             limits = {
@@ -488,7 +489,7 @@ class Emulator:
                 traceback.print_exc(file=sys.stderr)
 
     def _dispatch(
-        self, method: str, path: str, query: dict[str, str], token: str | None
+        self, method: str, path: str, query: dict[str, str], token: str | None, body: bytes = b""
     ) -> tuple[int, dict[str, Any], int]:
         """Return (status, body, cost) for a request; `token` is its valid credential."""
         if token is None:
@@ -505,7 +506,7 @@ class Emulator:
             # Both 429s answer the same body; clients tell them apart by the headers.
             if self._budget.remaining <= 0 or not self._burst.admit(token):
                 return 429, error_body("Request over limit", errorCode=429), 0
-        request = Request(method, path, query, operation, path_params)
+        request = Request(method, path, query, operation, path_params, body)
         try:
             with self.data.lock:
                 return 200, route.handler(self.data, request), operation.cost

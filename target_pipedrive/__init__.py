@@ -1,0 +1,1 @@
+"""Singer target writing records into Pipedrive CRM (reverse ETL), sharing the tap's code."""

@@ -1,0 +1,122 @@
+"""The Pipedrive entities a stream can write to: endpoints, writable fields, token costs.
+
+Writes go through v2 where v2 has the entity, v1 for notes and leads. The writable fields are
+the properties of the spec's request bodies (create and update share them here; `add_time` is
+left out: Pipedrive sets it). Costs are the spec's `x-token-cost`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Entity:
+    """One writable Pipedrive entity."""
+
+    name: str
+    path: str
+    fields: frozenset[str]
+    #: Whether bodies take `custom_fields: {code: value}` (v2 entities whose spec says so).
+    custom_fields: bool = True
+    #: The update method: PATCH, or PUT for v1 notes.
+    update_method: str = "PATCH"
+    create_cost: int = 5
+    update_cost: int = 5
+    delete_cost: int = 3
+    #: Booleans the body takes as 0/1 (v1 notes' pinning flags).
+    flags: frozenset[str] = frozenset()
+    #: The natural key a stream may match on without a custom field (`email`, `name`).
+    natural_keys: frozenset[str] = frozenset()
+
+    def cost(self, method: str) -> int:
+        """Tokens one write with this method costs."""
+        if method == "POST":
+            return self.create_cost
+        return self.delete_cost if method == "DELETE" else self.update_cost
+
+
+def _fields(names: str) -> frozenset[str]:
+    return frozenset(names.split())
+
+
+ENTITIES: dict[str, Entity] = {
+    entity.name: entity
+    for entity in (
+        Entity(
+            "organizations",
+            "/api/v2/organizations",
+            _fields(
+                "name owner_id visible_to label_ids address website linkedin industry "
+                "annual_revenue employee_count"
+            ),
+            natural_keys=frozenset({"name"}),
+        ),
+        Entity(
+            "persons",
+            "/api/v2/persons",
+            _fields(
+                "name owner_id org_id emails phones visible_to label_ids postal_address notes im "
+                "birthday job_title marketing_status"
+            ),
+            natural_keys=frozenset({"email"}),
+        ),
+        Entity(
+            "deals",
+            "/api/v2/deals",
+            _fields(
+                "title owner_id person_id org_id pipeline_id stage_id value currency status "
+                "probability lost_reason visible_to close_time won_time lost_time "
+                "expected_close_date label_ids"
+            ),
+        ),
+        Entity(
+            "activities",
+            "/api/v2/activities",
+            _fields(
+                "subject type owner_id deal_id lead_id person_id org_id project_id due_date "
+                "due_time duration busy done location participants attendees "
+                "public_description priority note"
+            ),
+            custom_fields=False,
+        ),
+        Entity(
+            "products",
+            "/api/v2/products",
+            _fields(
+                "name code description unit tax category owner_id is_linkable visible_to prices "
+                "billing_frequency billing_frequency_cycles"
+            ),
+        ),
+        Entity(
+            "notes",
+            "/v1/notes",
+            _fields(
+                "content lead_id deal_id person_id org_id project_id task_id user_id "
+                "pinned_to_lead_flag pinned_to_deal_flag pinned_to_organization_flag "
+                "pinned_to_person_flag pinned_to_project_flag pinned_to_task_flag"
+            ),
+            custom_fields=False,
+            flags=_fields(
+                "pinned_to_lead_flag pinned_to_deal_flag pinned_to_organization_flag "
+                "pinned_to_person_flag pinned_to_project_flag pinned_to_task_flag"
+            ),
+            update_method="PUT",
+            create_cost=10,
+            update_cost=10,
+            delete_cost=6,
+        ),
+        Entity(
+            "leads",
+            "/v1/leads",
+            _fields(
+                "title owner_id label_ids person_id organization_id value expected_close_date "
+                "visible_to was_seen channel channel_id"
+            ),
+            custom_fields=False,
+            create_cost=10,
+            update_cost=10,
+            delete_cost=6,
+        ),
+    )
+}

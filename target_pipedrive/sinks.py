@@ -1,0 +1,303 @@
+"""One sink per incoming stream: each record becomes a create, an update, a delete or a skip."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing as t
+
+from singer_sdk.sinks import RecordSink
+
+from tap_pipedrive.auth import ConfigError
+from tap_pipedrive.custom_fields import CustomField
+from target_pipedrive.client import Rejected, Writer
+from target_pipedrive.entities import ENTITIES, Entity
+from target_pipedrive.fields import (
+    CustomFieldWriter,
+    Unwritable,
+    compact,
+    jsonable,
+    option_id,
+)
+
+if t.TYPE_CHECKING:
+    from tap_pipedrive.client import DefinitionsStream, PipedriveStream
+    from target_pipedrive.target import TargetPipedrive
+
+#: Columns that steer the write rather than carry a value.
+_CONTROL = frozenset({"id", "_sdc_deleted_at"})
+
+
+@dataclasses.dataclass
+class Tally:
+    """What a stream's records became, and what it cost."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    rejected: int = 0
+    requests: int = 0
+    tokens: int = 0
+
+    def line(self) -> str:
+        """The summary line of a stream."""
+        return (
+            f"created {self.created}, updated {self.updated}, deleted {self.deleted}, "
+            f"skipped {self.skipped}, rejected {self.rejected}; "
+            f"{self.requests} requests, {self.tokens} tokens"
+        )
+
+
+class EntitySink(RecordSink):
+    """Writes a stream's records to its Pipedrive entity, one request per record.
+
+    Matching, in order: the record's `id` (a Pipedrive id); the stream's `match_key` (a custom
+    field holding the warehouse's id, or `email` for persons, `name` for organizations), looked
+    up in an index built once from the entity's list endpoint; no match creates the item. In
+    `append` mode every record is created.
+    """
+
+    @property
+    def validate_schema(self) -> bool:
+        """Pipedrive validates the records (see the target's capabilities), not the sink."""
+        return False
+
+    def __init__(self, target: TargetPipedrive, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(target, *args, **kwargs)
+        self.target = target
+        settings = target.stream_settings(self.stream_name)
+        self.entity: Entity = ENTITIES[settings["entity"]]
+        self.mode: str = settings.get("mode") or target.config.get("mode", "upsert")
+        self.match_key: str | None = settings.get("match_key")
+        self.tally = target.tally(self.stream_name)
+        self.writer = Writer(self.tap_stream)
+        self._reported: set[str] = set()
+        #: Requests and tokens of the reads (field definitions, the match index).
+        self._read_requests = 0
+        self._read_tokens = 0
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Keep `_sdc_deleted_at` in the records: it is how a deletion arrives."""
+        return True
+
+    @functools.cached_property
+    def tap_stream(self) -> PipedriveStream:
+        """The tap's stream of this entity: its session, auth, retries, reads."""
+        return t.cast("PipedriveStream", self.target.reader.streams[self.entity.name])
+
+    @functools.cached_property
+    def definitions(self) -> list[dict[str, t.Any]]:
+        """The entity's field definitions (read once), empty for an entity without them."""
+        fields_stream = self.tap_stream.fields_stream
+        if fields_stream is None:
+            return []
+        stream = t.cast("DefinitionsStream", self.target.reader.streams[fields_stream])
+        before = stream.progress.tokens, stream.progress.requests
+        definitions = stream.definitions
+        self._count_reads(stream, before)
+        return definitions
+
+    @functools.cached_property
+    def custom(self) -> CustomFieldWriter | None:
+        """The entity's custom fields, when its bodies take them."""
+        if not self.entity.custom_fields:
+            return None
+        fields = [f for row in self.definitions if (f := CustomField.from_definition(row))]
+        return CustomFieldWriter(fields, reserved=self.tap_stream.base_schema["properties"])
+
+    @functools.cached_property
+    def standard_options(self) -> dict[str, dict[t.Any, str]]:
+        """Standard option fields (v2 definitions): field code -> option id -> label."""
+        if not self.entity.path.startswith("/api/v2/"):  # v1 definitions have another shape
+            return {}
+        return {
+            row["field_code"]: {option["id"]: option.get("label") for option in row["options"]}
+            for row in self.definitions
+            if "field_code" in row and not row.get("is_custom_field") and row.get("options")
+        }
+
+    # --- matching ---
+
+    @functools.cached_property
+    def match_field(self) -> CustomField | None:
+        """The custom field `match_key` names, None for a natural key or no key."""
+        key = self.match_key
+        if key is None or key in self.entity.natural_keys:
+            return None
+        field = self.custom.field(key) if self.custom is not None else None
+        if field is None:
+            natural = ", ".join(sorted(self.entity.natural_keys)) or "none"
+            msg = (
+                f"Stream '{self.stream_name}': match_key {key!r} is neither a custom field of "
+                f"{self.entity.name} nor one of its natural keys ({natural})."
+            )
+            raise ConfigError(msg)
+        return field
+
+    @functools.cached_property
+    def index(self) -> dict[str, dict[str, t.Any]]:
+        """Match key value -> item, from one read of the entity's list (lowest id wins)."""
+        stream = self.tap_stream
+        # The whole list, not an incremental window: an item written a second ago (whose
+        # update_time is the window's exclusive end) must be found too.
+        stream.replication_key = None
+        before = stream.progress.tokens, stream.progress.requests
+        index: dict[str, dict[str, t.Any]] = {}
+        for row in stream.get_records(None):
+            for key in self._keys_of_item(row):
+                index.setdefault(key, row)
+        self._count_reads(stream, before)
+        return index
+
+    def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[str]:
+        if self.match_field is not None:
+            value = (item.get("custom_fields") or {}).get(self.match_field.code)
+            if isinstance(value, dict):
+                value = value.get("value")
+            return [] if value is None else [_normal(value)]
+        if self.match_key == "email":
+            return [_normal(e["value"]) for e in item.get("emails") or [] if e.get("value")]
+        value = item.get(t.cast("str", self.match_key))
+        return [] if value is None else [_normal(value)]
+
+    def _key_of_record(self, record: t.Mapping[str, t.Any]) -> str | None:
+        if self.match_field is not None:
+            value = t.cast("CustomFieldWriter", self.custom).value_of(record, self.match_field)
+        elif self.match_key == "email":
+            value = record.get("email") or next(
+                (e.get("value") for e in record.get("emails") or [] if e.get("value")), None
+            )
+        else:
+            value = record.get(t.cast("str", self.match_key))
+        return None if value is None else _normal(jsonable(value))
+
+    def existing(self, record: t.Mapping[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
+        """The id of the item this record updates or deletes (None: a new one).
+
+        Also the item as Pipedrive has it, when the match key found it (else None).
+        """
+        if self.mode == "append":
+            return None, None
+        if record.get("id") is not None:
+            return record["id"], None
+        key = self._key_of_record(record) if self.match_key is not None else None
+        found = None if key is None else self.index.get(key)
+        return (None, None) if found is None else (found["id"], found)
+
+    # --- bodies ---
+
+    def body(self, record: dict[str, t.Any], *, create: bool) -> dict[str, t.Any]:
+        """The request body: the entity's writable fields, `custom_fields` by code."""
+        fields = self.entity.fields
+        body = {key: compact(jsonable(value)) for key, value in record.items() if key in fields}
+        for key, options in self.standard_options.items():
+            if isinstance(body.get(key), str):
+                body[key] = option_id(options, body[key])
+        for key in self.entity.flags & body.keys():
+            if isinstance(body[key], bool):
+                body[key] = int(body[key])
+        if self.entity.name == "persons" and "emails" not in body and record.get("email"):
+            body["emails"] = [{"value": record["email"], "primary": True, "label": "work"}]
+        if self.entity.name == "persons" and "phones" not in body and record.get("phone"):
+            body["phones"] = [{"value": record["phone"], "primary": True, "label": "work"}]
+        if self.custom is not None:
+            custom = self.custom.custom_fields(record)
+            if create:
+                custom = {code: value for code, value in custom.items() if value is not None}
+            if custom:
+                body["custom_fields"] = custom
+        if create:
+            body = {key: value for key, value in body.items() if value is not None}
+        self._report_unknown(record)
+        return body
+
+    def _report_unknown(self, record: t.Mapping[str, t.Any]) -> None:
+        known = self.entity.fields | _CONTROL | (self.custom.columns if self.custom else set())
+        if self.entity.name == "persons":
+            known |= {"email", "phone"}
+        unknown = {
+            k for k in record if k not in known and not k.startswith("_sdc_")
+        } - self._reported
+        if unknown:
+            self._reported |= unknown
+            self.logger.warning(
+                "Stream '%s': column(s) not written (not writable fields of %s): %s",
+                self.stream_name,
+                self.entity.name,
+                ", ".join(sorted(unknown)),
+            )
+
+    # --- writing ---
+
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
+        """Create, update, delete or skip the record; a refused record goes to the rejects."""
+        try:
+            self._write(record)
+        except (Rejected, Unwritable) as error:
+            self.tally.rejected += 1
+            self.target.reject(self.stream_name, record, str(error))
+        except Exception as error:
+            self._count()
+            self.target.stop(error)
+        self._count()
+
+    def _count(self) -> None:
+        self.tally.requests = self.writer.requests + self._read_requests
+        self.tally.tokens = self.writer.tokens + self._read_tokens
+
+    def _write(self, record: dict[str, t.Any]) -> None:
+        entity = self.entity
+        existing, current = self.existing(record)
+        if record.get("_sdc_deleted_at") is not None:
+            if not self.config.get("hard_delete") or existing is None:
+                self.tally.skipped += 1
+                return
+            self.writer.write("DELETE", f"{entity.path}/{existing}", None, entity.delete_cost)
+            self._forget(existing)
+            self.tally.deleted += 1
+            return
+        if existing is None:
+            body = self.body(record, create=True)
+            created = self.writer.write("POST", entity.path, body, entity.create_cost)
+            self._remember(record, created)
+            self.tally.created += 1
+            return
+        body = self.body(record, create=False)
+        if current is not None and _same(body, current):
+            self.tally.skipped += 1  # Pipedrive has it already: a write would change nothing
+            return
+        path = f"{entity.path}/{existing}"
+        updated = self.writer.write(entity.update_method, path, body, entity.update_cost)
+        self._remember(record, updated)
+        self.tally.updated += 1
+
+    def _remember(self, record: t.Mapping[str, t.Any], item: t.Any) -> None:
+        """Keep a written item in the index, so that later records match it."""
+        key = self._key_of_record(record) if self.match_key is not None else None
+        if key is not None and isinstance(item, dict):
+            self.index[key] = item
+
+    def _forget(self, item_id: t.Any) -> None:
+        if "index" in self.__dict__:
+            for key in [k for k, item in self.index.items() if item["id"] == item_id]:
+                del self.index[key]
+
+    def _count_reads(self, stream: PipedriveStream, before: tuple[int, int]) -> None:
+        self._read_tokens += stream.progress.tokens - before[0]
+        self._read_requests += stream.progress.requests - before[1]
+
+
+def _same(given: t.Any, current: t.Any) -> bool:
+    """Whether a body value is what the item has already (objects: the parts given)."""
+    if isinstance(given, dict) and isinstance(current, dict):
+        return all(_same(value, current.get(key)) for key, value in given.items())
+    if isinstance(given, list) and isinstance(current, list):
+        return len(given) == len(current) and all(map(_same, given, current))
+    return bool(given == current) and isinstance(given, bool) == isinstance(current, bool)
+
+
+def _normal(value: t.Any) -> str:
+    """A match key as compared: text, trimmed, case-folded (emails and names ignore case)."""
+    return str(value).strip().casefold()

@@ -1,0 +1,249 @@
+"""The target: its settings, the stream -> entity mapping, the rejects file and the summary."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import typing as t
+from pathlib import Path
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+
+from tap_pipedrive.auth import DEFAULT_OAUTH_URL, ConfigError, check_root_url, root_url
+from tap_pipedrive.client import BudgetExhaustedError
+from tap_pipedrive.tap import EXPECTED_ERRORS, OAUTH_SETTINGS, SECRET_SETTINGS, TapPipedrive
+from target_pipedrive.client import Reader
+from target_pipedrive.entities import ENTITIES
+from target_pipedrive.fields import jsonable
+from target_pipedrive.sinks import EntitySink, Tally
+
+if t.TYPE_CHECKING:
+    from types import TracebackType
+
+    import click
+
+#: The tap's settings the target shares (credentials, API root, user agent), as the tap has them.
+SHARED_SETTINGS = (
+    "api_token",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "oauth_url",
+    "api_url",
+    "company_domain",
+    "user_agent",
+)
+_ENTITY_NAMES = sorted(ENTITIES)
+
+
+class RejectedRecordsError(Exception):
+    """Records were rejected and `allow_rejects` is off: the run fails, after writing the rest."""
+
+
+class TargetPipedrive(Target):
+    """Singer target writing records into Pipedrive (reverse ETL)."""
+
+    name = "target-pipedrive"
+    #: The distribution shipping both commands (the version `--about` reports).
+    package_name = "tap-pipedrive"
+    default_sink_class = EntitySink
+    # No `validate-records`: Pipedrive validates every record, and a refused one goes to the
+    # rejects file with its reason; the incoming stream's schema says nothing about Pipedrive.
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = {
+        "type": "object",
+        "properties": {
+            **{
+                name: TapPipedrive.config_jsonschema["properties"][name] for name in SHARED_SETTINGS
+            },
+            **th.PropertiesList(
+                th.Property(
+                    "mode",
+                    th.StringType,
+                    default="upsert",
+                    allowed_values=["upsert", "append"],
+                    title="Write mode",
+                    description=(
+                        "`upsert`: update the item a record matches (by `id`, else the stream's "
+                        "`match_key`), create it otherwise. `append`: create every record."
+                    ),
+                ),
+                th.Property(
+                    "streams",
+                    th.ObjectType(
+                        additional_properties=th.ObjectType(
+                            th.Property("entity", th.StringType, allowed_values=_ENTITY_NAMES),
+                            th.Property("match_key", th.StringType),
+                            th.Property("mode", th.StringType, allowed_values=["upsert", "append"]),
+                        )
+                    ),
+                    title="Streams",
+                    description=(
+                        "Per incoming stream: `entity` (one of "
+                        f"{', '.join(_ENTITY_NAMES)}; default: the stream's name), `match_key` "
+                        "(a custom field holding the warehouse id, by name or code; or `email` "
+                        "for persons, `name` for organizations) and `mode`."
+                    ),
+                ),
+                th.Property(
+                    "hard_delete",
+                    th.BooleanType,
+                    default=False,
+                    title="Hard delete",
+                    description=(
+                        "Delete the matching item of a record with `_sdc_deleted_at`. Off: such "
+                        "records are skipped and counted."
+                    ),
+                ),
+                th.Property(
+                    "rejects_file",
+                    th.StringType,
+                    default="pipedrive-rejects.jsonl",
+                    title="Rejects file",
+                    description=(
+                        "JSON lines file receiving every record Pipedrive refused, with the "
+                        "stream and the reason (appended to)."
+                    ),
+                ),
+                th.Property(
+                    "allow_rejects",
+                    th.BooleanType,
+                    default=False,
+                    title="Allow rejects",
+                    description=(
+                        "Exit 0 even when records were rejected (they are in the rejects file)."
+                    ),
+                ),
+            ).to_dict()["properties"],
+        },
+    }
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One request at a time: the burst window and the rejects file are shared.
+        self.max_parallelism = 1
+        self._tallies: dict[str, Tally] = {}
+        self._rejected = 0
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Add the checks JSON schema cannot express: credentials and an https root."""
+        errors = super()._validate_config(raise_errors=False)
+        if not self.config.get("api_token") and not all(map(self.config.get, OAUTH_SETTINGS)):
+            errors.append(
+                "No credentials: set `api_token` (TARGET_PIPEDRIVE_API_TOKEN), or all of "
+                "`client_id`, `client_secret` and `refresh_token` for OAuth."
+            )
+        try:
+            check_root_url(root_url(self.config))
+            check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
+        except ConfigError as error:
+            errors.append(str(error))
+        for name in SECRET_SETTINGS:
+            secret = self.config.get(name)
+            if secret:
+                errors = [error.replace(str(secret), "********") for error in errors]
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors)
+        return errors
+
+    @functools.cached_property
+    def reader(self) -> Reader:
+        """The tap on the same settings: its session, auth, rate limits, reads and errors."""
+        config = {name: self.config[name] for name in SHARED_SETTINGS if name in self.config}
+        config["user_agent"] = config.get("user_agent") or f"{self.name}/{self.plugin_version}"
+        return Reader(config=config, validate_config=False, setup_mapper=False)
+
+    def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
+        """A stream's `streams` entry, its entity defaulting to the stream's name."""
+        settings = dict((self.config.get("streams") or {}).get(stream_name) or {})
+        settings.setdefault("entity", stream_name)
+        if settings["entity"] not in ENTITIES:
+            msg = (
+                f"Stream '{stream_name}' maps to no Pipedrive entity: name it after one "
+                f"({', '.join(_ENTITY_NAMES)}) or map it in the `streams` setting."
+            )
+            raise ConfigError(msg)
+        return settings
+
+    def tally(self, stream_name: str) -> Tally:
+        """The counters of a stream (one per stream for the whole run)."""
+        return self._tallies.setdefault(stream_name, Tally())
+
+    @functools.cached_property
+    def _rejects_path(self) -> Path:
+        return Path(self.config.get("rejects_file") or "pipedrive-rejects.jsonl")
+
+    def reject(self, stream_name: str, record: t.Mapping[str, t.Any], reason: str) -> None:
+        """Append a refused record, its stream and the reason to the rejects file."""
+        self._rejected += 1
+        # The SDK's bookkeeping columns are not the record's; a deletion mark is.
+        kept = {
+            key: jsonable(value)
+            for key, value in record.items()
+            if not key.startswith("_sdc_") or (key == "_sdc_deleted_at" and value is not None)
+        }
+        line = {"stream": stream_name, "reason": reason, "record": kept}
+        with self._rejects_path.open("a", encoding="utf-8") as rejects:
+            rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.logger.warning("Stream '%s': record rejected: %s", stream_name, reason)
+
+    def summarize(self) -> None:
+        """Log what each stream's records became and what they cost."""
+        for stream_name, tally in self._tallies.items():
+            self.logger.info("Stream '%s': %s", stream_name, tally.line())
+
+    def stop(self, error: Exception) -> t.NoReturn:
+        """End the run on a fatal error, after the records already written: summary first."""
+        self.summarize()
+        if isinstance(error, BudgetExhaustedError):
+            written = sum(n.created + n.updated + n.deleted for n in self._tallies.values())
+            msg = (
+                f"Stopped: Pipedrive's daily token budget is spent, after {written} record(s) "
+                "were written. Run again after the reset (midnight in the company's time "
+                "zone): upserts match what was written, so nothing is created twice."
+            )
+            raise BudgetExhaustedError(msg) from None
+        raise error
+
+    def process_endofpipe(self) -> None:
+        """Finish the sinks, log the summary, and fail the run for rejects unless allowed."""
+        super().process_endofpipe()
+        self.summarize()
+        if self._rejected and not self.config.get("allow_rejects"):
+            msg = (
+                f"{self._rejected} record(s) rejected by Pipedrive, written with the reasons to "
+                f"{self._rejects_path} (set `allow_rejects` to accept rejects)."
+            )
+            raise RejectedRecordsError(msg)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, reporting expected failures in one line instead of a traceback."""
+        command = super().get_singer_command()
+        report_unexpected = command.excepthook  # type: ignore[attr-defined]
+        expected = (*EXPECTED_ERRORS, RejectedRecordsError)
+
+        def excepthook(
+            kind: type[BaseException], error: BaseException, trace: TracebackType | None
+        ) -> None:
+            if issubclass(kind, expected):
+                logging.getLogger(cls.name).error("%s", error)
+                return
+            report_unexpected(kind, error, trace)
+
+        command.excepthook = excepthook  # type: ignore[attr-defined]
+        return command
+
+
+if __name__ == "__main__":
+    TargetPipedrive.cli()
