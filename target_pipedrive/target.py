@@ -32,6 +32,7 @@ SHARED_SETTINGS = (
     "client_id",
     "client_secret",
     "refresh_token",
+    "refresh_token_file",
     "oauth_url",
     "api_url",
     "company_domain",
