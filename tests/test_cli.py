@@ -151,6 +151,33 @@ def test_an_expected_failure_is_one_line_and_exit_1(tmp_path, failure, command):
     assert SECRET not in stderr
 
 
+@pytest.mark.parametrize(("command", "after"), [("test", 0), ("sync", 1)])
+def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, command, after):
+    with Emulator(seed=3, scale=1200, api_token=TOKEN) as emu:
+        config = {"api_token": TOKEN, "api_url": emu.url}
+        catalog = write(tmp_path, "catalog.json", select(discover(config), ["persons"]))
+        emu.inject("/api/v2/persons", "budget_429", after=after)  # the second page, in sync
+        result = subprocess.run(
+            [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),
+             "--catalog", catalog, *COMMANDS[command]],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+        persons = emu.ids("persons")
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    lines = stderr.splitlines()
+    assert [line for line in lines if "ERROR" in line] == [lines[-1]]
+    assert "daily token budget" in lines[-1]
+    if command == "sync":
+        messages = parse_messages(result.stdout)
+        records = [m["record"] for m in messages if m["type"] == "RECORD"]
+        assert len({r["id"] for r in records}) == 500  # the first page, the one read
+        assert {r["id"] for r in records} < persons
+        assert messages[-1]["type"] == "STATE"
+        state = messages[-1]["value"]["bookmarks"]["persons"]
+        assert state["replication_key_value"] == max(r["update_time"] for r in records)
+
+
 def test_plain_http_to_a_remote_host_is_refused(tmp_path):
     config = write(tmp_path, "config.json", {"api_token": SECRET, "api_url": "http://example.com"})
     assert_clean_failure(run("--config", config), 1, "must be an https:// URL")
