@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import io
@@ -10,6 +11,7 @@ import logging
 import signal
 import sys
 import typing as t
+from urllib.parse import urlparse
 
 import click
 import requests
@@ -17,7 +19,7 @@ import singer_sdk.singerlib as singer
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import AbortedSyncExceptionBase, RetriableAPIError
 
 from tap_pipedrive.auth import (
     DEFAULT_API_URL,
@@ -31,15 +33,18 @@ from tap_pipedrive.auth import (
 )
 from tap_pipedrive.client import (
     ABSENT_SINCE,
+    NotFoundError,
     PipedriveAPIError,
     format_instant,
     to_rfc3339,
 )
+from tap_pipedrive.config import OAUTH_SETTINGS, config_errors, normalize_start_date
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
-    from types import FrameType, TracebackType
+    from collections.abc import Iterator
+    from types import FrameType
 
     from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.streams import Stream
@@ -48,8 +53,56 @@ if t.TYPE_CHECKING:
 SECRET_SETTINGS = ("api_token", "client_secret", "refresh_token")
 #: Failures a user can fix from the message alone: logged as one line, without a traceback.
 EXPECTED_ERRORS = (PipedriveAPIError, ConfigError, OAuthError)
-#: The OAuth settings, all three needed instead of `api_token`.
-OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
+__all__ = ["OAUTH_SETTINGS", "SECRET_SETTINGS", "TapPipedrive"]
+
+
+def failure_message(error: BaseException) -> str | None:
+    """The one line reporting an expected failure, naming what to fix; None for a bug."""
+    if isinstance(error, NotFoundError):
+        return (
+            f"{error} Check `api_url` / `company_domain`: they name your company's API root "
+            "(https://api.pipedrive.com or https://<company>.pipedrive.com)."
+        )
+    if isinstance(error, EXPECTED_ERRORS):
+        return str(error)
+    if isinstance(error, RetriableAPIError):
+        return (
+            f"{error}; still failing after every retry: run again later (the next run resumes "
+            "from the last state emitted)."
+        )
+    if isinstance(error, requests.exceptions.RequestException):
+        return _connection_failure(error)
+    return None
+
+
+def quiet_expected_failures(record: logging.LogRecord) -> bool:
+    """Logging filter: no SDK "unhandled error" line for a failure the tap reports itself.
+
+    Nor for `--test`'s planned stop after each stream's first record.
+    """
+    if record.msg != "An unhandled error occurred while syncing '%s'":
+        return True
+    error = sys.exc_info()[1]
+    return not (
+        isinstance(error, AbortedSyncExceptionBase)
+        or (error is not None and failure_message(error) is not None)
+    )
+
+
+def _connection_failure(error: requests.exceptions.RequestException) -> str:
+    """The one line for a connection that failed on every try: where, why, what to do."""
+    url = urlparse(str(error.request.url) if error.request is not None else "")
+    where = f"{url.scheme}://{url.netloc}" if url.netloc else "Pipedrive"
+    # requests nests the reason (`[Errno 111] Connection refused`) at the end of its text.
+    reason = str(error).rstrip(")\"'").rsplit(": ", 1)[-1]
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"{where} did not answer in time, on every try ({reason}): run again later."
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return (
+            f"Could not connect to {where} ({reason}): check `api_url` / `company_domain` "
+            "and the network."
+        )
+    return f"The connection to {where} kept breaking ({reason}): run again later."
 
 
 def _json_file(handle: t.IO[str] | None, option: str, top_key: str | None) -> t.IO[str] | None:
@@ -88,6 +141,8 @@ class TapPipedrive(Tap):
 
     name = "tap-pipedrive"
     message_writer_class = BufferedMsgSpecWriter
+    # The catalog depends on the account (custom fields): discovery needs a valid config too.
+    dynamic_catalog = True
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -146,8 +201,11 @@ class TapPipedrive(Tap):
             th.DateTimeType,
             title="Start date",
             description=(
-                "Earliest `update_time` to replicate on the first run (ISO 8601 date-time). "
-                "Absent: all history. Later runs continue from the state."
+                "Earliest `update_time` to replicate on the first run: an ISO 8601 date or "
+                "date-time (2024-01-31, 2024-01-31T10:00:00+02:00; UTC where no offset is "
+                "given) or MM/DD/YYYY (01/31/2024; DD/MM/YYYY is read too where the order is "
+                "unambiguous, 01/02/2024 is refused). Absent: all history. Later runs continue "
+                "from the state."
             ),
         ),
         th.Property(
@@ -225,29 +283,17 @@ class TapPipedrive(Tap):
     ).to_dict()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Add the checks JSON schema cannot express: credentials, https root, a real date."""
+        """Check the settings (schema, credentials, URLs, `start_date`), all reasons in one line.
+
+        A valid `start_date` is normalized to RFC 3339 UTC for the rest of the run.
+        """
         errors = super()._validate_config(raise_errors=False)
-        if not self.config.get("api_token") and not all(map(self.config.get, OAUTH_SETTINGS)):
-            errors.append(
-                "No credentials: set `api_token` (TAP_PIPEDRIVE_API_TOKEN), or all of "
-                "`client_id`, `client_secret` and `refresh_token` for OAuth."
-            )
-        if start_date := self.config.get("start_date"):
-            try:
-                to_rfc3339(str(start_date))
-            except ValueError:
-                errors.append(
-                    f"`start_date` must be an ISO 8601 date-time such as 2024-01-31T00:00:00Z, "
-                    f"not {start_date!r}."
-                )
-        try:
-            check_root_url(root_url(self.config))
-            check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
-        except ConfigError as error:
-            errors.append(str(error))
-        errors = [self.redact(error) for error in errors]
+        errors += config_errors(self.config)
+        errors = [self.redact(error).rstrip(".") for error in errors]
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+            raise ConfigError(f"Invalid config: {'; '.join(errors)}.")
+        if not errors and isinstance(self.config.get("start_date"), str):
+            self._config["start_date"] = normalize_start_date(self.config["start_date"])
         return errors
 
     def redact(self, text: str) -> str:
@@ -293,7 +339,10 @@ class TapPipedrive(Tap):
 
     def discover_streams(self) -> list[Stream]:
         """Every Pipedrive stream."""
-        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        for stream in streams:
+            stream.logger.addFilter(quiet_expected_failures)
+        return streams
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load a state after checking every bookmark and watermark in it (see `check_state`)."""
@@ -341,30 +390,39 @@ class TapPipedrive(Tap):
         catalog: t.IO[str] | None = None,
     ) -> None:
         """Run the tap, after checking that the state and catalog files are JSON objects."""
-        super().invoke(
-            about=about,
-            about_format=about_format,
-            config=config,
-            state=_json_file(state, "--state", None),
-            catalog=_json_file(catalog, "--catalog", "streams"),
-        )
+        with cls.reporting_failures():
+            super().invoke(
+                about=about,
+                about_format=about_format,
+                config=config,
+                state=_json_file(state, "--state", None),
+                catalog=_json_file(catalog, "--catalog", "streams"),
+            )
 
     @classmethod
-    def get_singer_command(cls) -> click.Command:
-        """The SDK's command, reporting expected failures in one line instead of a traceback."""
-        command = super().get_singer_command()
-        report_unexpected = command.excepthook  # type: ignore[attr-defined]
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """`--discover`, reporting failures as a sync does."""
+        with cls.reporting_failures():
+            super().cb_discover(ctx, param, value)
 
-        def excepthook(
-            kind: type[BaseException], error: BaseException, trace: TracebackType | None
-        ) -> None:
-            if issubclass(kind, EXPECTED_ERRORS):
-                logging.getLogger(cls.name).error("%s", error)
-                return
-            report_unexpected(kind, error, trace)
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test`, reporting failures as a sync does."""
+        with cls.reporting_failures():
+            super().cb_test(ctx, param, value)
 
-        command.excepthook = excepthook  # type: ignore[attr-defined]
-        return command
+    @classmethod
+    @contextlib.contextmanager
+    def reporting_failures(cls) -> Iterator[None]:
+        """Turn an expected failure into one line on stderr and exit 1; a bug keeps its trace."""
+        try:
+            yield
+        except Exception as error:
+            message = failure_message(error)
+            if message is None:
+                raise
+            logging.getLogger(cls.name).error("%s", message)
+            raise click.exceptions.Exit(1) from None
 
 
 def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:

@@ -1,14 +1,24 @@
-"""Bad input: a clear message naming the problem, a non-zero exit, no traceback, no stdout."""
+"""Bad input: a clear message naming the problem, a non-zero exit, no traceback, no stdout.
+
+Every expected failure is tried in every command (`--discover`, `--test`, sync) through the
+real command line: exit 1 and one line on stderr, the last, naming what to fix.
+"""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
+import re
+import socket
+import subprocess
+import sys
 
 import pytest
 
 from tests.conftest import TOKEN
-from tests.singer_run import run_cli
+from tests.emulator import Emulator
+from tests.singer_run import discover, parse_messages, run_cli, select
 
 SECRET = "s3cr3t-token-value"  # searched for in outputs
 
@@ -34,19 +44,138 @@ def assert_clean_failure(result, exit_code: int, *phrases: str) -> str:
     return stderr
 
 
-def test_no_credentials_names_the_settings(tmp_path):
-    config = write(tmp_path, "config.json", {"api_url": "http://127.0.0.1:9"})
-    assert_clean_failure(run("--config", config), 1, "No credentials", "api_token", "client_id")
+# --- every expected failure, in every command ---------------------------------------------------
+
+#: The tap with retry waits of milliseconds (the retries' count, not the clock, is under test).
+QUICK_RETRIES = (
+    "from tap_pipedrive.client import PipedriveStream; PipedriveStream.retry_base_seconds = 0.001;"
+    "from tap_pipedrive.tap import TapPipedrive; TapPipedrive.cli()"
+)
+#: The other ERROR lines an exhausted retry leaves: the SDK's notice of each try.
+RETRY_NOTICE = re.compile(r"Backing off|Giving up")
+COMMANDS = {"discover": ["--discover"], "test": ["--test"], "sync": []}
 
 
-def test_a_start_date_that_is_not_a_date(tmp_path):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "start_date": "last tuesday"})
-    assert_clean_failure(run("--config", config), 1, "`start_date`", "'last tuesday'")
+def closed_port() -> int:
+    """A port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-def test_an_unknown_setting_value(tmp_path):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "custom_field_names": "hash"})
-    assert_clean_failure(run("--config", config), 1, "custom_field_names")
+#: name -> (config beyond the emulator's URL and token, fault to inject, phrases of the line).
+FAILURES = {
+    "no credentials": (
+        {"api_token": None},
+        None,
+        ["Invalid config", "No credentials", "`api_token`", "`client_id`"],
+    ),
+    "start_date not a date": ({"start_date": "yesterday"}, None, ["`start_date`", "'yesterday'"]),
+    "start_date ambiguous": (
+        {"start_date": "01/02/2024"},
+        None,
+        ["`start_date` '01/02/2024' is ambiguous", "2024-01-02 or 2024-02-01"],
+    ),
+    "custom_field_names unknown": (
+        {"custom_field_names": "label"},
+        None,
+        ["'label' is not one of ['key', 'name']", "custom_field_names"],
+    ),
+    "every reason at once": (
+        {"custom_field_names": "label", "start_date": "yesterday", "api_token": None},
+        None,
+        ["'label' is not one of", "'yesterday'", "No credentials"],
+    ),
+    "api_url with /api/v2": (
+        {"api_url": "{url}/api/v2"},
+        None,
+        ["`api_url` is the API root without its path", "/api/v2'"],
+    ),
+    "token refused (401)": (
+        {"api_token": SECRET},
+        None,
+        ["Pipedrive refused the credentials (401)", "`api_token`"],
+    ),
+    "blocked by the firewall (403)": (
+        {},
+        ("html_403", {"times": -1}),
+        ["403", "an HTML page instead of JSON", "blocked the client"],
+    ),
+    "daily budget spent": ({}, ("budget_429", {}), ["daily token budget", "refills at midnight"]),
+    "not found (404)": (
+        {},
+        ("not_found", {"times": -1}),
+        ["404", "Check `api_url` / `company_domain`"],
+    ),
+    "retries exhausted": (
+        {},
+        ("burst_429", {"times": -1, "headers": {"Retry-After": "0"}}),
+        ["429", "still failing after every retry", "run again later"],
+    ),
+    "connection refused": (
+        {"api_url": "http://127.0.0.1:{closed}"},
+        None,
+        ["Could not connect to http://127.0.0.1:", "Connection refused", "`api_url`"],
+    ),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("failure", FAILURES)
+def test_an_expected_failure_is_one_line_and_exit_1(tmp_path, failure, command):
+    settings, fault, phrases = FAILURES[failure]
+    with Emulator(seed=3, scale=20, api_token=TOKEN) as emu:
+        if fault is not None:
+            emu.inject("", fault[0], **fault[1])
+        config = {"api_token": TOKEN, "api_url": emu.url}
+        for name, value in settings.items():
+            if value is None:
+                del config[name]
+            else:
+                config[name] = value.format(url=emu.url, closed=closed_port())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_PIPEDRIVE_")}
+        result = subprocess.run(
+            [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),
+             *COMMANDS[command]],
+            capture_output=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert result.stdout == b""
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    errors = [line for line in lines if "ERROR" in line and not RETRY_NOTICE.search(line)]
+    assert errors == [lines[-1]], stderr
+    for phrase in phrases:
+        assert phrase in lines[-1]
+    assert SECRET not in stderr
+
+
+@pytest.mark.parametrize(("command", "after"), [("test", 0), ("sync", 1)])
+def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, command, after):
+    with Emulator(seed=3, scale=1200, api_token=TOKEN) as emu:
+        config = {"api_token": TOKEN, "api_url": emu.url}
+        catalog = write(tmp_path, "catalog.json", select(discover(config), ["persons"]))
+        emu.inject("/api/v2/persons", "budget_429", after=after)  # the second page, in sync
+        result = subprocess.run(
+            [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),
+             "--catalog", catalog, *COMMANDS[command]],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+        persons = emu.ids("persons")
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    lines = stderr.splitlines()
+    assert [line for line in lines if "ERROR" in line] == [lines[-1]]
+    assert "daily token budget" in lines[-1]
+    if command == "sync":
+        messages = parse_messages(result.stdout)
+        records = [m["record"] for m in messages if m["type"] == "RECORD"]
+        assert len({r["id"] for r in records}) == 500  # the first page, the one read
+        assert {r["id"] for r in records} < persons
+        assert messages[-1]["type"] == "STATE"
+        state = messages[-1]["value"]["bookmarks"]["persons"]
+        assert state["replication_key_value"] == max(r["update_time"] for r in records)
 
 
 def test_plain_http_to_a_remote_host_is_refused(tmp_path):
@@ -84,16 +213,58 @@ def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path):
     assert "987654321" not in stderr
 
 
-def test_a_refused_token_is_fatal_and_names_the_setting(tmp_path, emulator):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "api_url": emulator.url})
-    stderr = assert_clean_failure(run("--config", config), 1, "refused the credentials (401)")
-    assert "`api_token`" in stderr
-    assert SECRET not in stderr
-
-
 def test_the_emulator_token_is_accepted(tmp_path, emulator):
     # The counterpart of the test above: the same command with the right token runs.
     config = write(tmp_path, "config.json", {"api_token": TOKEN, "api_url": emulator.url})
     result = run("--config", config, "--discover")
     assert result.returncode == 0, result.stderr.decode()
     assert "streams" in json.loads(result.stdout)
+
+
+# --- start_date in the forms users paste ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def persons_day(emulator):
+    """Midnight UTC after a person's update in the two hours before it, so that reading a form
+    an hour or a day off changes the records; a day after the 12th, so that its slashed forms
+    are unambiguous."""
+    times = sorted(
+        datetime.datetime.fromisoformat(r["update_time"].replace("Z", "+00:00"))
+        for r in emulator.records("persons")
+    )
+    days = [
+        (moment + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0)
+        for moment in times
+        if moment.hour >= 22 and (moment + datetime.timedelta(days=1)).day > 12
+    ]
+    return days[len(days) // 2]
+
+
+#: start_date as users write it, for a day (midnight UTC).
+START_DATE_FORMS = {
+    "ISO date": lambda day: day.strftime("%Y-%m-%d"),
+    "RFC 3339 UTC": lambda day: day.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    # The evening before in UTC-2: the offset counts, not the written date.
+    "offset": lambda day: (day - datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S-02:00"),
+    "MM/DD/YYYY": lambda day: day.strftime("%m/%d/%Y"),
+    "DD/MM/YYYY": lambda day: day.strftime("%d/%m/%Y"),
+}
+
+
+@pytest.mark.parametrize("form", START_DATE_FORMS)
+def test_start_date_forms_users_paste_mean_midnight_utc_of_that_day(
+    tmp_path, emulator, persons_day, form
+):
+    start_date = START_DATE_FORMS[form](persons_day)
+    config = {"api_token": TOKEN, "api_url": emulator.url, "start_date": start_date}
+    catalog = select(discover(config), ["persons"])
+    result = run(
+        "--config", write(tmp_path, "config.json", config),
+        "--catalog", write(tmp_path, "catalog.json", catalog),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr.decode()
+    records = [m["record"] for m in parse_messages(result.stdout) if m["type"] == "RECORD"]
+    expected = emulator.ids("persons", updated_since=persons_day)
+    assert {r["id"] for r in records} == expected
+    assert expected < emulator.ids("persons")

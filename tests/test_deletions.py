@@ -192,6 +192,44 @@ def test_a_bookmark_older_than_a_month_starts_30_days_back_with_a_warning(fresh_
     assert any(old in m and "may be missed" in m for m in caplog.messages)
 
 
+def test_a_start_date_older_than_a_month_warns_that_the_first_run_reads_one_month(
+    fresh_emulator, caplog
+):
+    start_date = "2024-01-01T00:00:00Z"
+    with caplog.at_level(logging.WARNING):
+        sync(config_for(fresh_emulator, start_date=start_date), streams=[STREAM])
+    [warning] = [
+        r.message for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message
+    ]
+    assert "first run" in warning
+    assert f"not from `start_date` {start_date}" in warning
+    assert "keeps only one month" in warning
+
+
+def test_the_bookmark_moves_to_the_reads_upper_bound_when_the_window_had_no_change(
+    fresh_emulator, caplog
+):
+    # The emulator's generated changes are all older than a month: this window has none.
+    before = rfc3339(a_moment_ago(0))
+    first = sync(config_for(fresh_emulator, start_date="2024-01-01"), streams=[STREAM])
+    after = rfc3339(a_moment_ago(0))
+    assert deleted(first) == set()
+    mark = bookmark(first.final_state)
+    assert before <= mark <= after
+    fresh_emulator.clear_log()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        second = sync(
+            config_for(fresh_emulator, start_date="2024-01-01"),
+            state=first.final_state,
+            streams=[STREAM],
+        )
+    assert deleted(second) == set()
+    since = datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) - SECOND
+    assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [v1(since)]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message]
+
+
 def test_without_state_or_start_date_the_read_starts_30_days_back(fresh_emulator, caplog):
     before = a_moment_ago(30 * 86_400)
     with caplog.at_level(logging.WARNING):

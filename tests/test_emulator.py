@@ -7,6 +7,7 @@ import datetime
 import http.client
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -208,6 +209,7 @@ def test_shared_second_clusters_straddle_the_500_boundaries(emu):
         assert cluster == [False] + [True] * 31 + [False]
 
 
+@pytest.mark.usefixtures("openapi")
 def test_deal_custom_fields_cover_every_field_type_the_spec_lists():
     operation = spec.load().get("v2", "GET", "/dealFields")
     item = operation.response_schema()["properties"]["data"]["items"]
@@ -476,6 +478,54 @@ def test_openapi_directory_can_be_overridden(monkeypatch, tmp_path):
     assert spec.openapi_dir() == tmp_path
 
 
+def test_operations_json_is_what_the_script_derives_from_the_spec(openapi):
+    result = subprocess.run(
+        [sys.executable, "scripts/spec_operations.py", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("ci", "exit_code", "outcome"), [("true", 1, "1 error"), ("", 0, "1 skipped")]
+)
+def test_a_spec_test_without_the_spec_fails_in_ci_and_is_skipped_elsewhere(
+    tmp_path, ci, exit_code, outcome
+):
+    env = {**os.environ, "CI": ci, "PIPEDRIVE_OPENAPI_DIR": str(tmp_path)}
+    test = "tests/test_emulator.py::test_deal_custom_fields_cover_every_field_type_the_spec_lists"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", test, "-q", "-p", "no:cacheprovider", "-rs"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == exit_code, result.stdout
+    assert outcome in result.stdout
+    assert f"spec {tmp_path}/v1.yaml is missing" in result.stdout
+
+
+def test_the_emulator_serves_without_the_spec_files(monkeypatch, tmp_path):
+    # A clone without ../shared: costs and parameters come from operations.json alone.
+    monkeypatch.setenv("PIPEDRIVE_OPENAPI_DIR", str(tmp_path))
+    monkeypatch.setattr(spec, "_spec", None)
+    spec.documents.cache_clear()
+    try:
+        with Emulator(seed=1, scale=5, api_token=TOKEN) as emulator:
+            assert call(emulator, "/api/v1/callLogs", {"limit": 51})[0] == 400  # upper limit 50
+            assert call(emulator, "/api/v2/deals", {"limit": 2})[0] == 200
+            assert emulator.tokens_spent == 10 + 20  # x-token-cost of both
+        with pytest.raises(spec.SpecUnavailable, match="PIPEDRIVE_OPENAPI_DIR"):
+            spec.response_schema("GET", "/api/v2/deals")
+    finally:
+        spec.documents.cache_clear()
+
+
 def test_missing_token_answers_401_envelope_and_costs_nothing(fresh):
     status, headers, body = call(fresh, "/api/v2/deals", token=None)
     assert status == 401
@@ -683,6 +733,7 @@ def test_cli_prints_ready_serves_and_exits_cleanly_on_sigterm():
 # --- conformance with the official spec ------------------------------------------------------
 
 
+@pytest.mark.usefixtures("openapi")
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.version}{r.template}")
 def test_responses_conform_to_the_specs_200_schema(emu, route):
     path, params = example_request(emu, route)
@@ -1546,7 +1597,7 @@ def test_recents_refuses_a_bad_since_timestamp_limit_or_item_type(fresh, params)
     assert body["success"] is False
 
 
-def test_recents_deletions_conform_to_the_specs_200_schema(changed):
+def test_recents_deletions_conform_to_the_specs_200_schema(changed, openapi):
     body = recents(changed)
     validator = jsonschema.Draft7Validator(spec.response_json_schema("GET", "/v1/recents"))
     assert [e.message for e in validator.iter_errors(body)] == []

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import typing as t
@@ -191,3 +193,66 @@ def test_meltano_run_twice_keeps_the_state(project, tmp_path):
         assert moment(bookmarks["organizations"]["replication_key_value"]) == moment(
             newest["organizations"]
         )
+
+
+def readme_meltano_commands() -> list[list[str]]:
+    """The `meltano` command lines of README.md's "With Meltano" section, split as a shell would."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### With Meltano", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    return [
+        shlex.split(line, comments=True)
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith("meltano ")
+    ]
+
+
+def test_the_readmes_meltano_commands_run_as_written(tmp_path):
+    if not MELTANO.exists():
+        reason = f"Meltano is not installed (run `make meltano`): {MELTANO}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    commands = readme_meltano_commands()
+    assert [c[:2] for c in commands] == [
+        ["meltano", "install"],
+        ["meltano", "config"],
+        ["meltano", "select"],
+        ["meltano", "run"],
+        ["meltano", "state"],
+    ]
+    # A clone of the project: what `pip_url: -e .` installs from.
+    project = tmp_path / "tap-pipedrive"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md", "meltano.yml"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(
+        ROOT / "tap_pipedrive",
+        project / "tap_pipedrive",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_JSONL")) and k != "VIRTUAL_ENV"
+    }
+    with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
+        # Only the API root comes from outside the README: the emulator's instead of Pipedrive's.
+        env |= {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "TAP_PIPEDRIVE_API_URL": emu.url}
+        outputs = []
+        for command in commands:
+            args = [str(MELTANO), *(TOKEN if arg == "<token>" else arg for arg in command[1:])]
+            result = subprocess.run(
+                args, cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False
+            )
+            assert result.returncode == 0, f"{command}:\n{result.stderr[-6000:]}"
+            outputs.append(result.stdout)
+    assert f"TAP_PIPEDRIVE_API_TOKEN='{TOKEN}'" in (project / ".env").read_text()
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    written = {path.stem for path in (project / "output").glob("*.jsonl")}
+    assert {"deals", "persons", "organizations"} <= written
+    assert not written & {"call_logs", "deleted_records"}  # the README's exclusion, the default
+    bookmarks = json.loads(outputs[-1])["singer_state"]["bookmarks"]
+    assert "persons" in bookmarks
+    assert "deleted_records" not in bookmarks

@@ -24,6 +24,15 @@ def test_readme_tables_are_current():
     )
 
 
+def test_readme_opens_with_its_title_and_one_sentence():
+    title, sentence, rest = (ROOT / "README.md").read_text(encoding="utf-8").split("\n\n", 2)
+    assert title == "# tap-pipedrive"
+    assert "\n" not in sentence
+    assert sentence.endswith(".")
+    assert sentence.count(". ") == 0
+    assert rest.startswith("```sh\nmake demo")
+
+
 def test_readme_opens_with_the_demo_and_test_commands():
     opening = (ROOT / "README.md").read_text(encoding="utf-8").split("```", 2)[1]
     commands = [line.split("#")[0].strip() for line in opening.splitlines()[1:] if line.strip()]

@@ -3,26 +3,18 @@
 For each stream: every property of the 200 response's record item (and every `include_fields`
 value and every key of the spec's example records) is in our schema, with a compatible type,
 recursively through nested objects. The specs are read from `../shared/pipedrive-openapi/`
-beside the project, or from `$PIPEDRIVE_OPENAPI_DIR`.
+beside the project, or from `$PIPEDRIVE_OPENAPI_DIR` (tests/conftest.py's `openapi` fixture).
 """
 
 from __future__ import annotations
 
-import os
 import typing as t
 from dataclasses import dataclass
-from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from tap_pipedrive import schemas
-
-SPEC_DIR = Path(
-    os.environ.get("PIPEDRIVE_OPENAPI_DIR")
-    or Path(__file__).resolve().parents[1].parent / "shared" / "pipedrive-openapi"
-)
 
 Node = dict[str, t.Any]
 
@@ -103,14 +95,9 @@ CHECKED_FORMATS = {"date", "date-time", "uuid"}
 
 
 @pytest.fixture(scope="session")
-def specs() -> dict[str, Node]:
-    """Both specs, parsed once per session (CSafeLoader: ~1 s for the two)."""
-    return {
-        version: yaml.load(
-            (SPEC_DIR / f"{version}.yaml").read_text(encoding="utf-8"), Loader=yaml.CSafeLoader
-        )
-        for version in ("v1", "v2")
-    }
+def specs(openapi: dict[str, Node]) -> dict[str, Node]:
+    """Both specs, parsed once per session (skipped, or failed in CI, where they are missing)."""
+    return openapi
 
 
 def _deref(spec: Node, node: Node) -> Node:

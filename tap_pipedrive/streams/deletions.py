@@ -126,7 +126,8 @@ class DeletedRecordsStream(V1Stream):
     change before it); `deleted_time` is its `update_time`. Pipedrive keeps one month of
     changes, so the read starts at most 30 days back, with a warning when the bookmark is older:
     deletions before that are lost. The bookmark moves to the newest change read, deletion or
-    not, so a run never reads the same updates again.
+    not, so a run never reads the same updates again; to the read's upper bound when the window
+    had no change at all, so a quiet account does not read the month again on every run.
     """
 
     name = "deleted_records"
@@ -145,13 +146,25 @@ class DeletedRecordsStream(V1Stream):
         floor = format_instant(datetime.datetime.now(datetime.timezone.utc) - HISTORY)
         bookmark = super().starting_bookmark(context)
         if bookmark is not None and bookmark < floor:
-            self.logger.warning(
-                "Stream '%s': its bookmark %s is older than the one month /v1/recents keeps; "
-                "reading from %s, so deletions before then may be missed.",
-                self.name,
-                bookmark,
-                floor,
-            )
+            if self.get_context_state(context).get("replication_key_value"):
+                self.logger.warning(
+                    "Stream '%s': the last run's bookmark %s is more than a month old, and "
+                    "Pipedrive's /v1/recents keeps one month: deletions between %s and %s may "
+                    "be missed. Run this stream at least once a month.",
+                    self.name,
+                    bookmark,
+                    bookmark,
+                    floor,
+                )
+            else:
+                self.logger.warning(
+                    "Stream '%s': first run: deletions are read from %s, not from `start_date` "
+                    "%s, because Pipedrive's /v1/recents keeps only one month; deletions before "
+                    "then are not captured.",
+                    self.name,
+                    floor,
+                    bookmark,
+                )
         return max(bookmark or floor, floor)
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
@@ -181,12 +194,15 @@ class DeletedRecordsStream(V1Stream):
                 yield {"entity": entity, "id": entry.get("id"), "deleted_time": when}
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The deletions; then the bookmark moves to the newest change read."""
+        """The deletions; then the bookmark moves to the newest change read.
+
+        With no change at all, to the read's upper bound: the window was read whole.
+        """
         self._paginator = None
         yield from super().get_records(context)
-        newest = self._paginator.newest if self._paginator is not None else None
-        if newest is None or self.access_denied or self.failure:
+        if self._paginator is None or self.access_denied or self.failure:
             return
+        newest = self._paginator.newest or self.upper_bound
         state = self.get_context_state(context)
         if newest > (state.get("replication_key_value") or ""):
             state["replication_key"] = self.replication_key

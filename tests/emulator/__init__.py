@@ -5,9 +5,9 @@
         ...  # emu.url, emu.requests, emu.touch(...), ...
 
 It serves the v2/v1 list endpoints the tap reads, with deterministic data, Pipedrive's
-pagination, auth (API token or OAuth), rate limits and token costs read from the official
-OpenAPI specs; plan gates (`gated=`, `gate`) and scheduled faults (`inject`, see `faults`) make
-it fail on purpose.
+pagination, auth (API token or OAuth), rate limits and token costs taken from the official
+OpenAPI specs (through `operations.json`, see `spec`); plan gates (`gated=`, `gate`) and
+scheduled faults (`inject`, see `faults`) make it fail on purpose.
 """
 
 from tests.emulator.server import Emulator, RequestLog

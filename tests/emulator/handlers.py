@@ -160,17 +160,8 @@ def v2_limit(request: Request) -> int:
 
 
 def spec_max_limit(operation: Operation, default: int = MAX_LIMIT) -> int:
-    """Return the largest `limit` an operation allows: its schema's maximum, or its prose's
-    "The upper limit is N" (call logs), or `default`."""
-    for parameter in operation.definition.get("parameters", ()):
-        if parameter.get("in") == "query" and parameter.get("name") == "limit":
-            maximum = parameter.get("schema", {}).get("maximum")
-            if isinstance(maximum, int):
-                return maximum
-            words = str(parameter.get("description", "")).rstrip(".").split()
-            if "upper" in words and words[-1].isdigit():
-                return int(words[-1])
-    return default
+    """Return the largest `limit` an operation allows: the spec's, or `default`."""
+    return operation.max_limit or default
 
 
 def encode_cursor(payload: Mapping[str, Any]) -> str:
