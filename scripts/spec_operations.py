@@ -2,7 +2,8 @@
 
 The specs are Pipedrive's text and stay outside the repository; the emulator serves from this
 digest of them (every operation's method, path template, `x-token-cost`, and query parameters
-with their enums and maximum `limit`). Reads `$PIPEDRIVE_OPENAPI_DIR/{v1,v2}.yaml`, else
+with their enums and maximum `limit`; for the emulated writes, the request body's JSON Schema
+without its prose). Reads `$PIPEDRIVE_OPENAPI_DIR/{v1,v2}.yaml`, else
 `../shared/pipedrive-openapi/`. `python scripts/spec_operations.py` rewrites the file;
 `--check` only says whether it is current (tests/test_emulator.py runs that check).
 """
@@ -19,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.emulator import spec  # noqa: E402 - the repository root must be importable first
+from tests.emulator.writes import WRITE_ROUTES  # noqa: E402
+
+#: Schema keys that only document (Pipedrive's prose): left out of the digest.
+_PROSE = frozenset({"description", "title", "example", "examples"})
 
 VERSIONS = ("v1", "v2")
 HEADER = "Generated from Pipedrive's OpenAPI specs by scripts/spec_operations.py: do not edit."
@@ -49,9 +54,34 @@ def query_parameter(parameter: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return entry
 
 
+def body_schema(definition: t.Mapping[str, t.Any]) -> t.Any:
+    """The JSON request body's schema as JSON Schema, without its prose."""
+    schema = definition["requestBody"]["content"]["application/json"]["schema"]
+    return _without_prose(spec.to_json_schema(schema))
+
+
+def _without_prose(schema: t.Any) -> t.Any:
+    if isinstance(schema, list):
+        return [_without_prose(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: ({name: _without_prose(sub) for name, sub in value.items()} if key == "properties"
+              else _without_prose(value))
+        for key, value in schema.items()
+        if key not in _PROSE or key == "properties"
+    }  # fmt: skip
+
+
 def operations(documents: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
     """Every operation of both specs, keyed by version, then `METHOD /template`."""
     index: dict[str, t.Any] = {}
+    # The request bodies the emulator validates (its write endpoints).
+    written = {
+        (r.version, r.method, r.template)
+        for r in WRITE_ROUTES
+        if r.method in ("POST", "PATCH", "PUT")
+    }
     for version in VERSIONS:
         found: dict[str, t.Any] = {}
         for template, item in documents[version]["paths"].items():
@@ -63,10 +93,13 @@ def operations(documents: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, t.
                     for p in definition.get("parameters", ())
                     if p.get("in") == "query"
                 }
-                found[f"{method.upper()} {template}"] = {
+                entry: dict[str, t.Any] = {
                     "cost": int(definition.get("x-token-cost", 0)),
                     "query": dict(sorted(query.items())),
                 }
+                if (version, method.upper(), template) in written:
+                    entry["body"] = body_schema(definition)
+                found[f"{method.upper()} {template}"] = entry
         index[version] = dict(sorted(found.items(), key=lambda kv: kv[0].split(" ", 1)[::-1]))
     return index
 

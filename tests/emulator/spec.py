@@ -144,6 +144,8 @@ class Operation:
     cost: int
     #: Query parameters: name -> `{"enum": [...]}` and, for `limit`, `{"maximum": N}`.
     query: Mapping[str, Mapping[str, Any]]
+    #: The JSON request body's JSON Schema, for the operations the emulator writes with.
+    body: Mapping[str, Any] | None = None
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -193,6 +195,7 @@ class Spec:
                     template=template,
                     cost=entry["cost"],
                     query=entry["query"],
+                    body=entry.get("body"),
                 )
 
     def get(self, version: str, method: str, template: str) -> Operation:

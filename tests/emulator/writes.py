@@ -14,6 +14,7 @@ Spec data read at run time: each write operation's `requestBody` JSON schema and
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
 import json
@@ -28,7 +29,7 @@ from tests.emulator.data import NULL, Table
 from tests.emulator.dataset import Dataset
 from tests.emulator.fields import FieldDef
 from tests.emulator.handlers import ApiError, Request, Route
-from tests.emulator.spec import Operation, load, to_json_schema
+from tests.emulator.spec import Operation, load
 
 #: Keys a write never sets: the row's own columns give them (ids, times, deletion, archive).
 _ROW_KEYS = frozenset(
@@ -84,9 +85,9 @@ def _body_schema(operation: Operation) -> tuple[dict[str, Any], frozenset[str]]:
 
 @functools.cache
 def _schema_at(version: str, method: str, template: str) -> tuple[dict[str, Any], frozenset[str]]:
-    operation = load().get(version, method, template)
-    content = operation.definition["requestBody"]["content"]["application/json"]["schema"]
-    schema: dict[str, Any] = to_json_schema(content)
+    body = load().get(version, method, template).body
+    assert body is not None, f"operations.json has no request body for {method} {template}"
+    schema: dict[str, Any] = copy.deepcopy(dict(body))
     names: set[str] = set()
     parts = [schema]
     while parts:
