@@ -17,7 +17,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
-from tap_pipedrive.progress import Progress
+from tap_pipedrive.progress import Progress, TokenLimitReached
 from tap_pipedrive.ratelimit import budget_exhausted, retry_wait
 
 if t.TYPE_CHECKING:
@@ -382,6 +382,25 @@ class PipedriveStream(RESTStream[t.Any]):
         """Tries per request before the fault is fatal."""
         return self.retry_max_tries
 
+    def call_cost(self, context: Context | None) -> int:
+        """Tokens one call of this read costs (the spec's `x-token-cost`; archives may differ)."""
+        if context and context.get("is_archived") and self.archived_token_cost is not None:
+            return self.archived_token_cost
+        return self.token_cost
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send a call once its tokens fit `max_tokens_per_run`; give them back if it failed."""
+        cost = self.call_cost(context)
+        ledger = self._tap.token_ledger  # type: ignore[attr-defined]
+        ledger.reserve(cost, self.name)
+        try:
+            return super()._request(prepared_request, context)
+        except Exception:
+            ledger.refund(cost)
+            raise
+
     def calculate_sync_cost(
         self,
         request: requests.PreparedRequest,
@@ -389,9 +408,7 @@ class PipedriveStream(RESTStream[t.Any]):
         context: Context | None,
     ) -> dict[str, int]:
         """Count requests and the tokens they cost (the spec's `x-token-cost`)."""
-        cost = self.token_cost
-        if context and context.get("is_archived") and self.archived_token_cost is not None:
-            cost = self.archived_token_cost
+        cost = self.call_cost(context)
         self.progress.request(cost)
         return {"requests": 1, "tokens": cost}
 
@@ -468,13 +485,17 @@ class PipedriveStream(RESTStream[t.Any]):
             return
         self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
-        self._warn_of_new_custom_fields()
         try:
+            self._warn_of_new_custom_fields()
             yield from self.read(context)
         except AccessDeniedError as error:
             # A fact about the account (plan, permissions), not a reason to lose other streams.
             self.access_denied = str(error)
             self.logger.warning("Stream '%s' skipped: %s", self.name, error)
+        except TokenLimitReached as reached:
+            # A clean stop: the bookmark stands where the records stopped; later reads stop at
+            # their first call, so the run ends (exit 0) without spending more.
+            self._tap.token_ledger.stop(reached, self.logger)  # type: ignore[attr-defined]
         except Exception:
             # Whatever stops the run, the progress reached so far is kept for the next one.
             self._write_state_message()

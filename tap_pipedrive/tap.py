@@ -28,6 +28,7 @@ from tap_pipedrive.auth import (
     token_authenticator,
 )
 from tap_pipedrive.client import PipedriveAPIError, to_rfc3339
+from tap_pipedrive.progress import TokenLedger
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.streams import STREAM_TYPES
 
@@ -177,6 +178,17 @@ class TapPipedrive(Tap):
             ),
         ),
         th.Property(
+            "max_tokens_per_run",
+            th.IntegerType,
+            title="Token limit per run",
+            description=(
+                "Stop the run cleanly (state saved, exit 0) before it spends more than this many "
+                "of the company's daily API tokens, leaving the rest to its other integrations; "
+                "the next run resumes. Every list stream runs before the per-deal streams "
+                "(`dealflow` costs 40 tokens a deal). Unset: no limit."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
@@ -200,6 +212,9 @@ class TapPipedrive(Tap):
                     f"`start_date` must be an ISO 8601 date-time such as 2024-01-31T00:00:00Z, "
                     f"not {start_date!r}."
                 )
+        limit = self.config.get("max_tokens_per_run")
+        if limit is not None and limit < 1:
+            errors.append(f"`max_tokens_per_run` must be at least 1, not {limit!r}.")
         try:
             check_root_url(root_url(self.config))
             check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
@@ -253,6 +268,25 @@ class TapPipedrive(Tap):
     def discover_streams(self) -> list[Stream]:
         """Every Pipedrive stream."""
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams (ordered by name), but the parents of per-deal streams last.
+
+        Whatever the catalog's order, every other list (500 records a call) spends its tokens
+        before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
+        """
+        if self._streams is None:
+            streams = super().streams
+            self._streams = dict(
+                sorted(streams.items(), key=lambda item: bool(item[1].child_streams))
+            )
+        return self._streams
+
+    @functools.cached_property
+    def token_ledger(self) -> TokenLedger:
+        """The tokens this run has committed to, against `max_tokens_per_run`."""
+        return TokenLedger(self.config.get("max_tokens_per_run"))
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load a state, bringing bookmarks of any earlier timestamp format to RFC 3339 UTC."""

@@ -127,6 +127,8 @@ class DealChildStream(PipedriveStream):
         deals = [d for d in context["deals"] if not d[2] and (since is None or d[1] >= since)]
         if deals:
             yield from super().get_records({**context, "deals": deals})
+        if self._tap.token_ledger.stopped:  # type: ignore[attr-defined]
+            return  # `max_tokens_per_run` cut this batch (or an earlier one) short: read it again
         # Also when Pipedrive refuses the stream (402/403): a refused stream must not pin the
         # deals read to its old watermark run after run. (Reset its state to backfill it once
         # the plan has the feature.)
