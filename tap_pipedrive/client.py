@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
+import math
 import random
 import typing as t
 from urllib.parse import urlparse
@@ -13,8 +15,9 @@ import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 
+from tap_pipedrive import concurrency
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
 from tap_pipedrive.progress import Progress, TokenLimitReached
@@ -508,6 +511,71 @@ class PipedriveStream(RESTStream[t.Any]):
         """The records of one context: the endpoint's pages."""
         return self.request_records(context)
 
+    # Concurrency (`max_concurrency` > 1; see tap_pipedrive/concurrency.py)
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests the run may have in flight at once (1: every read sequential)."""
+        return t.cast("int", self._tap.max_concurrency)  # type: ignore[attr-defined]
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The SDK's sequential pages; concurrently, with the next page read ahead.
+
+        The next page is in flight while this one is turned into records.
+        """
+        if self.max_concurrency == 1:
+            return super().request_records(context)
+        return self.records_of(concurrency.ahead(self.responses(context)), context)
+
+    def reads(
+        self, contexts: t.Sequence[dict[str, t.Any]]
+    ) -> t.Iterator[tuple[dict[str, t.Any], t.Iterable[dict[str, t.Any]]]]:
+        """Each context's records, in the contexts' order; up to `max_concurrency` read at once.
+
+        For per-parent calls (one read per deal): a context's failure is raised while its own
+        records are read, as it would be sequentially.
+        """
+        if self.max_concurrency == 1:
+            for context in contexts:
+                yield context, self.request_records(context)
+            return
+        sources = [self.responses(context) for context in contexts]
+        readers = concurrency.in_order(sources, lookahead=2 * self.max_concurrency)
+        for context, responses in zip(contexts, readers, strict=True):
+            yield context, self.records_of(responses, context)
+
+    def responses(
+        self, context: Context | None, paginator: BaseAPIPaginator[t.Any] | None = None
+    ) -> t.Generator[requests.Response, None, None]:
+        """The answered pages of one read (retried as configured), without parsing them.
+
+        The SDK's `request_records` loop, split so that a thread can fetch while the stream's
+        own thread counts the calls and turns the pages into records (`records_of`).
+        """
+        paginator = paginator or self.get_new_paginator() or SinglePagePaginator()
+        send = self.request_decorator(self._request)
+
+        def pages() -> t.Generator[requests.Response, None, None]:
+            while not paginator.finished:
+                response = send(self._prepare_request(context=context, page=paginator), context)
+                yield response
+                if next(iter(self.parse_response(response)), None) is None:
+                    return  # as the SDK does: an empty page ends the read
+                paginator.advance(response)
+
+        return pages()
+
+    def records_of(
+        self, responses: t.Iterable[requests.Response], context: Context | None
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """The records of answered pages, counting each call as the SDK's own loop does."""
+        with self.get_http_request_counter() as counter:
+            counter.with_context(context)
+            for response in responses:
+                counter.increment()
+                self.update_sync_costs(response.request, response, context)
+                yield from self.parse_response(response)
+
     def _warn_of_new_custom_fields(self) -> None:
         """Name the custom fields created since the catalog was discovered (not emitted)."""
         if self.custom_fields is None:
@@ -544,6 +612,14 @@ class PipedriveStream(RESTStream[t.Any]):
         return row
 
 
+#: Pages a time window of a concurrent backfill is sized for (from the first page's density).
+WINDOW_PAGES = 4
+
+
+def _instant(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 class V2Stream(PipedriveStream):
     """An `/api/v2` list: cursor pages, server-side `updated_since`/`updated_until` and sort."""
 
@@ -563,13 +639,69 @@ class V2Stream(PipedriveStream):
         return params
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
-        """Ascending `update_time` from the bookmark (inclusive) to the frozen bound (exclusive)."""
+        """Ascending `update_time` from the bookmark (inclusive) to the frozen bound (exclusive).
+
+        A time window of a concurrent backfill (`window` in the context) narrows both.
+        """
         params = {"sort_by": "update_time", "sort_direction": "asc"}
-        if self.lower_bound:
-            params["updated_since"] = self.lower_bound
+        since, until = (context or {}).get("window") or (self.lower_bound, self.upper_bound)
+        if since:
+            params["updated_since"] = since
         if self.has_updated_until:
-            params["updated_until"] = self.upper_bound
+            params["updated_until"] = until
         return params
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Pages in `update_time` order; a long incremental read is split into time windows.
+
+        The first page is read alone. If more follow, the rest of the range, from that page's
+        newest second, is cut into windows read concurrently and handed over in window order:
+        records still come out sorted, and the bookmark only moves forward. The first window
+        repeats the first page's newest second, whose records already emitted are dropped.
+        """
+        if self.max_concurrency == 1 or not (
+            self.replication_key and self.windowed and self.has_updated_until
+        ):
+            yield from super().request_records(context)
+            return
+        pages = self.responses(context)
+        first = next(pages)
+        rows = list(self.parse_response(first))
+        windows = self._windows(rows) if CursorPaginator().get_next(first) else []
+        if len(windows) < 2:
+            yield from self.records_of(itertools.chain([first], concurrency.ahead(pages)), context)
+            return
+        pages.close()
+        yield from self.records_of([first], context)
+        newest = rows[-1]["update_time"]
+        emitted = {row["id"] for row in rows if row["update_time"] == newest}
+        contexts = [{**(context or {}), "window": window} for window in windows]
+        readers = concurrency.in_order(
+            [self.responses(window) for window in contexts], lookahead=self.max_concurrency
+        )
+        for record in self.records_of(itertools.chain.from_iterable(readers), context):
+            if record["update_time"] != newest or record["id"] not in emitted:
+                yield record
+
+    def _windows(self, rows: list[dict[str, t.Any]]) -> list[tuple[str, str]]:
+        """Cut [newest second of the first page, upper bound) into windows of similar size.
+
+        Sized from the first page's density: about `WINDOW_PAGES` pages each (a window's last
+        page is rarely full: each costs about one call more), one per concurrent request.
+        """
+        oldest, newest = rows[0].get("update_time"), rows[-1].get("update_time")
+        if not oldest or not newest:
+            return []
+        start = _instant(newest)
+        span = max((start - _instant(oldest)).total_seconds(), 1.0)
+        rest = (_instant(self.upper_bound) - start).total_seconds()
+        pages = rest / span * len(rows) / self.page_size
+        count = min(self.max_concurrency, math.ceil(pages / WINDOW_PAGES))
+        if count < 2:
+            return []
+        step = (_instant(self.upper_bound) - start) / count
+        bounds = [format_instant(start + step * i) for i in range(count)] + [self.upper_bound]
+        return [(low, high) for low, high in itertools.pairwise(bounds) if low < high]
 
 
 class V1Stream(PipedriveStream):

@@ -28,6 +28,7 @@ from tap_pipedrive.auth import (
     token_authenticator,
 )
 from tap_pipedrive.client import PipedriveAPIError, to_rfc3339
+from tap_pipedrive.concurrency import PacedSession
 from tap_pipedrive.progress import TokenLedger
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.streams import STREAM_TYPES
@@ -42,6 +43,8 @@ if t.TYPE_CHECKING:
 SECRET_SETTINGS = ("api_token", "client_secret", "refresh_token")
 #: Failures a user can fix from the message alone: logged as one line, without a traceback.
 EXPECTED_ERRORS = (PipedriveAPIError, ConfigError, OAuthError)
+#: Requests in flight at once unless `max_concurrency` says otherwise (benchmarks/RESULTS.md).
+DEFAULT_MAX_CONCURRENCY = 8
 #: The OAuth settings, all three needed instead of `api_token`.
 OAUTH_SETTINGS = ("client_id", "client_secret", "refresh_token")
 
@@ -189,6 +192,18 @@ class TapPipedrive(Tap):
             ),
         ),
         th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=DEFAULT_MAX_CONCURRENCY,
+            title="Maximum concurrent requests",
+            description=(
+                "Requests in flight at once: the next page is read while one is processed, "
+                "backfills of v2 lists are read in time windows at once, and the per-deal calls "
+                "(`dealflow`) of a batch run in parallel; records still come out in the order, "
+                "and with the state, of a sequential read. `1` reads sequentially."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
@@ -212,9 +227,10 @@ class TapPipedrive(Tap):
                     f"`start_date` must be an ISO 8601 date-time such as 2024-01-31T00:00:00Z, "
                     f"not {start_date!r}."
                 )
-        limit = self.config.get("max_tokens_per_run")
-        if limit is not None and limit < 1:
-            errors.append(f"`max_tokens_per_run` must be at least 1, not {limit!r}.")
+        for name in ("max_tokens_per_run", "max_concurrency"):
+            value = self.config.get(name)
+            if isinstance(value, int) and value < 1:
+                errors.append(f"`{name}` must be at least 1, not {value!r}.")
         try:
             check_root_url(root_url(self.config))
             check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
@@ -233,11 +249,19 @@ class TapPipedrive(Tap):
                 text = text.replace(str(value), "********")
         return text
 
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once (`max_concurrency`; 1: sequential reads)."""
+        return int(self.config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
+
     @functools.cached_property
     def requests_session(self) -> requests.Session:
-        """One HTTP session for every stream, throttled by the burst window's headers."""
-        session = requests.Session()
-        session.hooks["response"].append(BurstThrottle())
+        """One HTTP session for every stream and thread, throttled by the burst window's headers.
+
+        The throttle's pause holds every thread (`PacedSession.pause`), not just its own.
+        """
+        session = PacedSession(self.max_concurrency)
+        session.hooks["response"].append(BurstThrottle(sleep=session.pause))
         return session
 
     @functools.cached_property

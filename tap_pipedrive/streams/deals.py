@@ -201,9 +201,10 @@ class DealFlowStream(DealChildStream, V1Stream):
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Each deal's flow; a deal deleted meanwhile (404/410) is skipped with a warning."""
         assert context is not None
-        for deal_id, *_ in context["deals"]:
+        for deal, items in self.reads([{"deal_id": d[0]} for d in context["deals"]]):
+            deal_id = deal["deal_id"]
             try:
-                for item in self.request_records({"deal_id": deal_id}):
+                for item in items:
                     item["deal_id"] = deal_id
                     yield item
             except NotFoundError as error:
