@@ -62,10 +62,17 @@ def write_inputs(tmp_path, emu: Emulator, streams: list[str]):
     return config_path, catalog_path, catalog
 
 
+def slow_first_page(emu: Emulator) -> None:
+    """A first page as slow as Pipedrive's (100-300 ms): the rest is read in windows."""
+    emu.clear_log()
+    emu.inject(PERSONS, "slow", delay=0.2)
+
+
 def test_a_backfill_read_in_windows_emits_what_a_sequential_read_emits(emu):
+    slow_first_page(emu)
     sequential = sync(config_for(emu, max_concurrency=1), streams=["persons"])
     assert len(persons_windows(emu)) == 1
-    emu.clear_log()
+    slow_first_page(emu)
     concurrent = sync(config_for(emu), streams=["persons"])
     assert len(persons_windows(emu)) > 2  # the first page's range, then windows
     assert concurrent.records("persons") == sequential.records("persons")
@@ -73,17 +80,27 @@ def test_a_backfill_read_in_windows_emits_what_a_sequential_read_emits(emu):
 
 
 def test_windows_cost_at_most_one_request_each_beyond_the_pages(emu):
-    emu.clear_log()
+    slow_first_page(emu)
     sync(config_for(emu), streams=["persons"])
     windows = len(persons_windows(emu)) - 1
     pages = -(-len(emu.ids("persons")) // 500)
     assert pages < len([r for r in emu.requests if r.path == PERSONS]) <= pages + windows
 
 
+def test_a_fast_server_is_read_without_windows_at_the_minimum_of_calls(emu):
+    emu.clear_log()
+    sync(config_for(emu), streams=["persons"])
+    assert len(persons_windows(emu)) == 1
+    pages = -(-len(emu.ids("persons")) // 500)
+    assert len([r for r in emu.requests if r.path == PERSONS]) == pages
+
+
 @pytest.mark.parametrize("records", [700, 2100, 3500])
 def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, records):
     config_path, catalog_path, catalog = write_inputs(tmp_path, emu, ["persons"])
+    slow_first_page(emu)
     messages = run_until(config_path, catalog_path, "persons", records)
+    assert len(persons_windows(emu)) > 2  # killed while windows were being read
     seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
     covered = {m["record"]["id"] for m in messages[:last] if m["type"] == "RECORD"}
