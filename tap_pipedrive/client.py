@@ -704,7 +704,8 @@ class V2Stream(PipedriveStream):
         first = next(pages)
         rows = list(self.parse_response(first))
         slow = first.elapsed.total_seconds() >= WINDOW_MIN_WAIT_SECONDS
-        windows = self._windows(rows) if slow and CursorPaginator().get_next(first) else []
+        more = rows and CursorPaginator().get_next(first)
+        windows = self._windows(rows) if slow and more else []
         if len(windows) < 2:
             yield from self.records_of(itertools.chain([first], concurrency.ahead(pages)), context)
             return
@@ -714,7 +715,9 @@ class V2Stream(PipedriveStream):
         emitted = {row["id"] for row in rows if row["update_time"] == newest}
         contexts = [{**(context or {}), "window": window} for window in windows]
         readers = concurrency.in_order(
-            [self.responses(window) for window in contexts], lookahead=self.max_concurrency
+            [self.responses(window) for window in contexts],
+            lookahead=self.max_concurrency,
+            depth=WINDOW_PAGES,  # a window can be read whole while earlier ones are emitted
         )
         for record in self.records_of(itertools.chain.from_iterable(readers), context):
             if record["update_time"] != newest or record["id"] not in emitted:
