@@ -222,6 +222,9 @@ class PipedriveStream(RESTStream[t.Any]):
     archived_token_cost: t.ClassVar[int | None] = None
     #: Incremental streams read ascending by the replication key, so a bookmark can resume.
     is_sorted = True
+    #: Whether the next page may be asked before this one is parsed (not when the paginator
+    #: depends on what parsing found).
+    prefetch: t.ClassVar[bool] = True
 
     # A STATE message after every full page, so a killed run resumes from its last page.
     STATE_MSG_FREQUENCY = PAGE_SIZE
@@ -551,7 +554,7 @@ class PipedriveStream(RESTStream[t.Any]):
 
         The next page is in flight while this one is turned into records.
         """
-        if self.max_concurrency == 1:
+        if self.max_concurrency == 1 or not self.prefetch:
             return super().request_records(context)
         return self.records_of(concurrency.ahead(self.responses(context)), context)
 
