@@ -6,10 +6,14 @@ import base64
 import datetime
 import os
 import pathlib
+import threading
 import typing as t
 from urllib.parse import urlparse
 
 from singer_sdk.authenticators import APIKeyAuthenticator, OAuthAuthenticator
+
+if t.TYPE_CHECKING:
+    import requests
 
 DEFAULT_API_URL = "https://api.pipedrive.com"
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -82,6 +86,14 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
         self.refresh_token = saved or refresh_token
         self.api_domain: str | None = None
         self._retried_token: str | None = None
+        # Concurrent reads share this authenticator: one refresh at a time (a rotated refresh
+        # token is good for one use).
+        self._refreshing = threading.Lock()
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Refresh the access token if due (one thread at a time), then sign the request."""
+        with self._refreshing:
+            return super().authenticate_request(request)
 
     @property
     def oauth_request_body(self) -> dict[str, t.Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
+import math
 import typing as t
 from urllib.parse import urlparse
 
@@ -14,12 +16,13 @@ import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from urllib3.exceptions import NewConnectionError
 
+from tap_pipedrive import concurrency
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
-from tap_pipedrive.progress import Progress
+from tap_pipedrive.progress import Progress, TokenLimitReached
 from tap_pipedrive.ratelimit import budget_exhausted, retry_waits
 
 if t.TYPE_CHECKING:
@@ -98,6 +101,32 @@ def payload(response: requests.Response) -> t.Any:
     return cached
 
 
+class Envelope(msgspec.Struct):
+    """Pipedrive's answer with its records left encoded: enough to check it and page on."""
+
+    #: The encoded `data` (empty when the body has none).
+    data: msgspec.Raw = msgspec.Raw(b"")
+    additional_data: t.Any = None
+
+
+_decode_envelope = msgspec.json.Decoder(Envelope).decode
+
+
+def envelope(response: requests.Response) -> Envelope | None:
+    """The body's envelope without decoding its records (None if it is not a JSON object).
+
+    Cheap: threads that fetch pages ahead check and page with it, leaving the records to be
+    decoded once, by the stream's own thread.
+    """
+    if "_pipedrive_envelope" not in response.__dict__:
+        try:
+            found = _decode_envelope(response.content) if response.content else None
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            found = None
+        response.__dict__["_pipedrive_envelope"] = found
+    return t.cast("Envelope | None", response.__dict__["_pipedrive_envelope"])
+
+
 def to_rfc3339(value: str | None) -> str | None:
     """Normalize a Pipedrive timestamp to RFC 3339 UTC with whole seconds (`...T..:..:..Z`).
 
@@ -145,7 +174,8 @@ class CursorPaginator(BaseAPIPaginator["str | None"]):
 
     def get_next(self, response: requests.Response) -> str | None:
         """Return the next cursor, or None on the last page."""
-        return ((payload(response) or {}).get("additional_data") or {}).get("next_cursor")
+        body = envelope(response)
+        return ((body.additional_data if body else None) or {}).get("next_cursor")
 
 
 def next_offset(response: requests.Response) -> int | None:
@@ -155,7 +185,8 @@ def next_offset(response: requests.Response) -> int | None:
     `additional_data.pagination`; leads and deal flow put it in `additional_data` itself,
     without `next_start`.
     """
-    additional = (payload(response) or {}).get("additional_data") or {}
+    body = envelope(response)
+    additional = (body.additional_data if body else None) or {}
     pagination = additional.get("pagination") or additional
     if not pagination.get("more_items_in_collection"):
         return None
@@ -230,6 +261,9 @@ class PipedriveStream(RESTStream[t.Any]):
     archived_token_cost: t.ClassVar[int | None] = None
     #: Incremental streams read ascending by the replication key, so a bookmark can resume.
     is_sorted = True
+    #: Whether the next page may be asked before this one is parsed (not when the paginator
+    #: depends on what parsing found).
+    prefetch: t.ClassVar[bool] = True
 
     # A STATE message after every full page, so a killed run resumes from its last page.
     STATE_MSG_FREQUENCY = PAGE_SIZE
@@ -383,8 +417,8 @@ class PipedriveStream(RESTStream[t.Any]):
             raise NotFoundError(self.response_error_message(response))
         if status >= 400:
             raise PipedriveAPIError(self.response_error_message(response))
-        body = payload(response)
-        if not isinstance(body, dict) or "data" not in body:
+        body = envelope(response)
+        if body is None or not body.data:
             # Pipedrive has been seen to answer 200 with a `null` body: a transient fault.
             msg = f"Pipedrive answered {status} with no JSON envelope for {self._path_of(response)}"
             raise RetriableAPIError(msg, response)
@@ -449,6 +483,25 @@ class PipedriveStream(RESTStream[t.Any]):
         """Wait as a 429's headers say; otherwise double from `retry_base_seconds`, capped."""
         return retry_waits(self.retry_base_seconds, self.retry_max_seconds)
 
+    def call_cost(self, context: Context | None) -> int:
+        """Tokens one call of this read costs (the spec's `x-token-cost`; archives may differ)."""
+        if context and context.get("is_archived") and self.archived_token_cost is not None:
+            return self.archived_token_cost
+        return self.token_cost
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send a call once its tokens fit `max_tokens_per_run`; give them back if it failed."""
+        cost = self.call_cost(context)
+        ledger = self._tap.token_ledger  # type: ignore[attr-defined]
+        ledger.reserve(cost, self.name)
+        try:
+            return super()._request(prepared_request, context)
+        except Exception:
+            ledger.refund(cost)
+            raise
+
     def calculate_sync_cost(
         self,
         request: requests.PreparedRequest,
@@ -456,9 +509,7 @@ class PipedriveStream(RESTStream[t.Any]):
         context: Context | None,
     ) -> dict[str, int]:
         """Count requests and the tokens they cost (the spec's `x-token-cost`)."""
-        cost = self.token_cost
-        if context and context.get("is_archived") and self.archived_token_cost is not None:
-            cost = self.archived_token_cost
+        cost = self.call_cost(context)
         self.progress.request(cost)
         # The endpoint answers: whatever refused it in an earlier run no longer does.
         if "refused" in self.tap_state.get("bookmarks", {}).get(self.name, {}):
@@ -562,6 +613,10 @@ class PipedriveStream(RESTStream[t.Any]):
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
             yield from self.read(context)
+        except TokenLimitReached as reached:
+            # A clean stop: the bookmark stands where the records stopped; later reads stop at
+            # their first call, so the run ends (exit 0) without spending more.
+            self._tap.token_ledger.stop(reached, self.logger)  # type: ignore[attr-defined]
         except RunStoppingError:
             self._write_state_message()
             raise
@@ -639,6 +694,73 @@ class PipedriveStream(RESTStream[t.Any]):
         """The records of one context: the endpoint's pages."""
         return self.request_records(context)
 
+    # Concurrency (`max_concurrency` > 1; see tap_pipedrive/concurrency.py)
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests the run may have in flight at once (1: every read sequential)."""
+        return t.cast("int", self._tap.max_concurrency)  # type: ignore[attr-defined]
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """The SDK's sequential pages; concurrently, with the next page read ahead.
+
+        The next page is in flight while this one is turned into records.
+        """
+        if self.max_concurrency == 1 or not self.prefetch:
+            return super().request_records(context)
+        return self.records_of(concurrency.ahead(self.responses(context)), context)
+
+    def reads(
+        self, contexts: t.Sequence[dict[str, t.Any]]
+    ) -> t.Iterator[tuple[dict[str, t.Any], t.Iterable[dict[str, t.Any]]]]:
+        """Each context's records, in the contexts' order; up to `max_concurrency` read at once.
+
+        For per-parent calls (one read per deal): a context's failure is raised while its own
+        records are read, as it would be sequentially.
+        """
+        if self.max_concurrency == 1:
+            for context in contexts:
+                yield context, self.request_records(context)
+            return
+        sources = [self.responses(context) for context in contexts]
+        readers = concurrency.in_order(sources, lookahead=2 * self.max_concurrency)
+        for context, responses in zip(contexts, readers, strict=True):
+            yield context, self.records_of(responses, context)
+
+    def responses(
+        self, context: Context | None, paginator: BaseAPIPaginator[t.Any] | None = None
+    ) -> t.Generator[requests.Response, None, None]:
+        """The answered pages of one read (retried as configured), without parsing them.
+
+        The SDK's `request_records` loop, split so that a thread can fetch while the stream's
+        own thread counts the calls and turns the pages into records (`records_of`).
+        """
+        paginator = paginator or self.get_new_paginator() or SinglePagePaginator()
+        send = self.request_decorator(self._request)
+
+        def pages() -> t.Generator[requests.Response, None, None]:
+            while not paginator.finished:
+                response = send(self._prepare_request(context=context, page=paginator), context)
+                yield response
+                body = envelope(response)
+                empty = body is None or bytes(body.data) in {b"[]", b"null"}
+                if empty and not paginator.continue_if_empty(response):
+                    return  # as the SDK does: an empty page ends the read
+                paginator.advance(response)
+
+        return pages()
+
+    def records_of(
+        self, responses: t.Iterable[requests.Response], context: Context | None
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """The records of answered pages, counting each call as the SDK's own loop does."""
+        with self.get_http_request_counter() as counter:
+            counter.with_context(context)
+            for response in responses:
+                counter.increment()
+                self.update_sync_costs(response.request, response, context)
+                yield from self.parse_response(response)
+
     def _warn_of_new_custom_fields(self) -> None:
         """Name the custom fields created since the catalog was discovered (not emitted)."""
         if self.custom_fields is None:
@@ -675,6 +797,18 @@ class PipedriveStream(RESTStream[t.Any]):
         return row
 
 
+#: Pages a time window of a concurrent backfill is sized for (from the first page's density).
+WINDOW_PAGES = 4
+#: Windows pay off when a page takes longer to arrive than to turn into records (about 30 ms
+#: for 500 records): below this wait, prefetching the next page already keeps the tap busy, and
+#: windows would only cost their extra calls.
+WINDOW_MIN_WAIT_SECONDS = 0.05
+
+
+def _instant(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 class V2Stream(PipedriveStream):
     """An `/api/v2` list: cursor pages, server-side `updated_since`/`updated_until` and sort."""
 
@@ -694,13 +828,75 @@ class V2Stream(PipedriveStream):
         return params
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
-        """Ascending `update_time` from the bookmark (inclusive) to the frozen bound (exclusive)."""
+        """Ascending `update_time` from the bookmark (inclusive) to the frozen bound (exclusive).
+
+        A time window of a concurrent backfill (`window` in the context) narrows both.
+        """
         params = {"sort_by": "update_time", "sort_direction": "asc"}
-        if self.lower_bound:
-            params["updated_since"] = self.lower_bound
+        since, until = (context or {}).get("window") or (self.lower_bound, self.upper_bound)
+        if since:
+            params["updated_since"] = since
         if self.has_updated_until:
-            params["updated_until"] = self.upper_bound
+            params["updated_until"] = until
         return params
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Pages in `update_time` order; a long incremental read is split into time windows.
+
+        The first page is read alone. If more follow and the server is slow to answer, the rest
+        of the range, from that page's newest second, is cut into windows read concurrently and
+        handed over in window order: records still come out sorted, and the bookmark only moves
+        forward. The first window repeats the first page's newest second, whose records already
+        emitted are dropped. A fast server is read page after page (the next page prefetched),
+        at the minimum number of calls.
+        """
+        if self.max_concurrency == 1 or not (
+            self.replication_key and self.windowed and self.has_updated_until
+        ):
+            yield from super().request_records(context)
+            return
+        pages = self.responses(context)
+        first = next(pages)
+        rows = list(self.parse_response(first))
+        slow = first.elapsed.total_seconds() >= WINDOW_MIN_WAIT_SECONDS
+        more = rows and CursorPaginator().get_next(first)
+        windows = self._windows(rows) if slow and more else []
+        if len(windows) < 2:
+            yield from self.records_of(itertools.chain([first], concurrency.ahead(pages)), context)
+            return
+        pages.close()
+        yield from self.records_of([first], context)
+        newest = rows[-1]["update_time"]
+        emitted = {row["id"] for row in rows if row["update_time"] == newest}
+        contexts = [{**(context or {}), "window": window} for window in windows]
+        readers = concurrency.in_order(
+            [self.responses(window) for window in contexts],
+            lookahead=self.max_concurrency,
+            depth=WINDOW_PAGES,  # a window can be read whole while earlier ones are emitted
+        )
+        for record in self.records_of(itertools.chain.from_iterable(readers), context):
+            if record["update_time"] != newest or record["id"] not in emitted:
+                yield record
+
+    def _windows(self, rows: list[dict[str, t.Any]]) -> list[tuple[str, str]]:
+        """Cut [newest second of the first page, upper bound) into windows of similar size.
+
+        Sized from the first page's density: about `WINDOW_PAGES` pages each (a window's last
+        page is rarely full: each costs about one call more), one per concurrent request.
+        """
+        oldest, newest = rows[0].get("update_time"), rows[-1].get("update_time")
+        if not oldest or not newest:
+            return []
+        start = _instant(newest)
+        span = max((start - _instant(oldest)).total_seconds(), 1.0)
+        rest = (_instant(self.upper_bound) - start).total_seconds()
+        pages = rest / span * len(rows) / self.page_size
+        count = min(self.max_concurrency, math.ceil(pages / WINDOW_PAGES))
+        if count < 2:
+            return []
+        step = (_instant(self.upper_bound) - start) / count
+        bounds = [format_instant(start + step * i) for i in range(count)] + [self.upper_bound]
+        return [(low, high) for low, high in itertools.pairwise(bounds) if low < high]
 
 
 class V1Stream(PipedriveStream):

@@ -82,6 +82,10 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             f"`api_url` is the API root without its path (e.g. https://api.pipedrive.com or "
             f"https://acme.pipedrive.com; the tap adds /api/v2 and /v1), not {api_url!r}."
         )
+    for name in ("max_tokens_per_run", "max_concurrency"):
+        value = config.get(name)
+        if isinstance(value, int) and value < 1:
+            errors.append(f"`{name}` must be at least 1, not {value!r}.")
     urls = ("api_url", "company_domain", "oauth_url")
     if all(isinstance(config.get(name), (str, type(None))) for name in urls):
         try:

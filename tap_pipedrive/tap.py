@@ -38,7 +38,9 @@ from tap_pipedrive.client import (
     format_instant,
     to_rfc3339,
 )
+from tap_pipedrive.concurrency import PacedSession
 from tap_pipedrive.config import OAUTH_SETTINGS, config_errors, normalize_start_date
+from tap_pipedrive.progress import TokenLedger
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.streams import STREAM_TYPES
 
@@ -54,6 +56,8 @@ SECRET_SETTINGS = ("api_token", "client_secret", "refresh_token")
 #: Failures a user can fix from the message alone: logged as one line, without a traceback.
 EXPECTED_ERRORS = (PipedriveAPIError, ConfigError, OAuthError)
 __all__ = ["OAUTH_SETTINGS", "SECRET_SETTINGS", "TapPipedrive"]
+#: Requests in flight at once unless `max_concurrency` says otherwise (benchmarks/RESULTS.md).
+DEFAULT_MAX_CONCURRENCY = 8
 
 
 def failure_message(error: BaseException) -> str | None:
@@ -263,6 +267,29 @@ class TapPipedrive(Tap):
             ),
         ),
         th.Property(
+            "max_tokens_per_run",
+            th.IntegerType,
+            title="Token limit per run",
+            description=(
+                "Stop the run cleanly (state saved, exit 0) before it spends more than this many "
+                "of the company's daily API tokens, leaving the rest to its other integrations; "
+                "the next run resumes. Every list stream runs before the per-deal streams "
+                "(`dealflow` costs 40 tokens a deal). Unset: no limit."
+            ),
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType,
+            default=DEFAULT_MAX_CONCURRENCY,
+            title="Maximum concurrent requests",
+            description=(
+                "Requests in flight at once: the next page is read while one is processed, "
+                "backfills of v2 lists are read in time windows at once, and the per-deal calls "
+                "(`dealflow`) of a batch run in parallel; records still come out in the order, "
+                "and with the state, of a sequential read. `1` reads sequentially."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
@@ -304,11 +331,19 @@ class TapPipedrive(Tap):
                 text = text.replace(str(value), "********")
         return text
 
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once (`max_concurrency`; 1: sequential reads)."""
+        return int(self.config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
+
     @functools.cached_property
     def requests_session(self) -> requests.Session:
-        """One HTTP session for every stream, throttled by the burst window's headers."""
-        session = requests.Session()
-        session.hooks["response"].append(BurstThrottle())
+        """One HTTP session for every stream and thread, throttled by the burst window's headers.
+
+        The throttle's pause holds every thread (`PacedSession.pause`), not just its own.
+        """
+        session = PacedSession(self.max_concurrency)
+        session.hooks["response"].append(BurstThrottle(sleep=session.pause))
         return session
 
     @functools.cached_property
@@ -343,6 +378,25 @@ class TapPipedrive(Tap):
         for stream in streams:
             stream.logger.addFilter(quiet_expected_failures)
         return streams
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The SDK's streams (ordered by name), but the parents of per-deal streams last.
+
+        Whatever the catalog's order, every other list (500 records a call) spends its tokens
+        before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
+        """
+        if self._streams is None:
+            streams = super().streams
+            self._streams = dict(
+                sorted(streams.items(), key=lambda item: bool(item[1].child_streams))
+            )
+        return self._streams
+
+    @functools.cached_property
+    def token_ledger(self) -> TokenLedger:
+        """The tokens this run has committed to, against `max_tokens_per_run`."""
+        return TokenLedger(self.config.get("max_tokens_per_run"))
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load a state after checking every bookmark and watermark in it (see `check_state`)."""

@@ -108,14 +108,14 @@ FAILURES = {
         ["404", "Check `api_url` / `company_domain`"],
     ),
     "retries exhausted": (
-        {},
+        {"retry_patience_seconds": 1},
         ("burst_429", {"times": -1, "headers": {"Retry-After": "0"}}),
         ["429", "still failing after every retry", "run again later"],
     ),
     "connection refused": (
         {"api_url": "http://127.0.0.1:{closed}"},
         None,
-        ["Could not connect to http://127.0.0.1:", "Connection refused", "`api_url`"],
+        ["Cannot connect to http://127.0.0.1:", "Connection refused", "`api_url`"],
     ),
 }
 
@@ -132,7 +132,11 @@ def test_an_expected_failure_is_one_line_and_exit_1(tmp_path, failure, command):
             if value is None:
                 del config[name]
             else:
-                config[name] = value.format(url=emu.url, closed=closed_port())
+                config[name] = (
+                    value.format(url=emu.url, closed=closed_port())
+                    if isinstance(value, str)
+                    else value
+                )
         env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_PIPEDRIVE_")}
         result = subprocess.run(
             [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),

@@ -196,6 +196,8 @@ class DealChildStream(PipedriveStream):
             yield from super().get_records({**context, "deals": deals})
         if self.access_denied or self.failure:
             return  # what was not read stays due
+        if self._tap.token_ledger.stopped:  # type: ignore[attr-defined]
+            return  # `max_tokens_per_run` cut this batch (or an earlier one) short: read it again
         # Not past a deal that could not be read (it stays due for the next run).
         marks = self.stream_state.setdefault("deals_updated_since", {})
         key = _list_of(context)
@@ -275,25 +277,33 @@ class DealFlowStream(DealChildStream, V1Stream):
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Each deal's flow; a deal answering 404/410 twice stays due for the next run."""
         assert context is not None
-        for deal_id, updated, _ in context["deals"]:
-            for attempt in (1, 2):
-                try:
-                    for item in self.request_records({"deal_id": deal_id}):
-                        item["deal_id"] = deal_id
-                        yield item
-                    break
-                except NotFoundError as error:
-                    if attempt == 1:
-                        continue
-                    # Deleted meanwhile, or a fault: the next run (which sees deletions) decides.
-                    self.missed.append(deal_id)
-                    self.due.setdefault(_list_of(context), updated)
-                    self.logger.warning(
-                        "Stream '%s': deal %s not read, it stays due for the next run: %s",
-                        self.name,
-                        deal_id,
-                        error,
-                    )
+        for deal, items in self.reads([{"deal_id": d[0]} for d in context["deals"]]):
+            deal_id = deal["deal_id"]
+            try:
+                for item in items:
+                    item["deal_id"] = deal_id
+                    yield item
+            except NotFoundError:
+                # Once more, on its own: a one-off 404 is not a deleted deal.
+                yield from self._read_again(deal_id, context)
+
+    def _read_again(self, deal_id: int, context: Context) -> t.Iterable[dict[str, t.Any]]:
+        """A deal's flow after a 404; a second 404 leaves the deal due for the next run."""
+        try:
+            for item in self.request_records({"deal_id": deal_id}):
+                item["deal_id"] = deal_id
+                yield item
+        except NotFoundError as error:
+            # Deleted meanwhile, or a fault: the next run (which sees deletions) decides.
+            updated = next(d[1] for d in context["deals"] if d[0] == deal_id)
+            self.missed.append(deal_id)
+            self.due.setdefault(_list_of(context), updated)
+            self.logger.warning(
+                "Stream '%s': deal %s not read, it stays due for the next run: %s",
+                self.name,
+                deal_id,
+                error,
+            )
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """On a list's first batch of the run, take its filter and leave this run's for the next."""

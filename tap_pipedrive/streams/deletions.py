@@ -138,6 +138,8 @@ class DeletedRecordsStream(V1Stream):
     token_cost = 20
     selected_by_default = False
     extra_params = {"items": ",".join(ENTITIES)}
+    # Its paginator pages on from what `parse_response` read: no page can be asked ahead.
+    prefetch = False
 
     _paginator: RecentsPaginator | None = None
 

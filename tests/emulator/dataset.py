@@ -7,6 +7,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import msgspec
+
 from tests.emulator.account import (
     ActivityTypes,
     CallLogs,
@@ -91,6 +93,8 @@ class Dataset:
             products=max(20, scale // 100),
         )
         self._custom_rows: dict[str, list[tuple[dict[str, Any], tuple[str, ...]]]] = {}
+        self._encoded: dict[tuple[str, int, frozenset[str]], msgspec.Raw] = {}
+        self._encoded_generation = -1
         self.currencies = Currencies(self, len(Currencies.LIST))
         self.pipelines = Pipelines(self, 3)
         self.stages = Stages(self, 15)
@@ -186,6 +190,28 @@ class Dataset:
             return v1_lead_fields(self.fields, self.user_ids[0])
         target = FIELD_ENTITIES[entity]
         return [v2_field(target, d, include) for d in self.fields.v2[target]]
+
+    def encoded(
+        self, table: Table, ids: Iterable[int], include: frozenset[str] = frozenset()
+    ) -> list[msgspec.Raw]:
+        """Return the records as the API shows them, JSON-encoded, for a page to embed.
+
+        Each record is built and encoded once and kept until any table changes: building is
+        most of a page's serving time, and the benchmark's floor must measure the client, not
+        the emulator.
+        """
+        generation = sum(t.version for t in self.tables.values())
+        if generation != self._encoded_generation:
+            self._encoded.clear()
+            self._encoded_generation = generation
+        cache, encode, found = self._encoded, msgspec.json.encode, []
+        for record_id in ids:
+            key = (table.entity, record_id, include)
+            raw = cache.get(key)
+            if raw is None:
+                raw = cache[key] = msgspec.Raw(encode(table.record(record_id, include)))
+            found.append(raw)
+        return found
 
     def records(self, entity: str) -> list[dict[str, Any]]:
         """Return every existing record of an entity (deleted and archived ones included)."""

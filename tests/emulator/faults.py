@@ -20,11 +20,12 @@ one of these kinds:
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from tests.emulator.handlers import error_body
 
@@ -66,7 +67,9 @@ def error_envelope(status: int, message: str | None = None) -> dict[str, Any]:
 
 def json_bytes(body: Any) -> bytes:
     """Serialise a body the way every answer is serialised."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    # msgspec, for pages that embed records encoded once (`Dataset.encoded`): same compact,
+    # UTF-8 output as `json.dumps(..., ensure_ascii=False, separators=(",", ":"))`.
+    return msgspec.json.encode(body)
 
 
 @dataclass

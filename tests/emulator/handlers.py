@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
 
+import msgspec
+
 from tests.emulator.account import Filters, PermissionSets
 from tests.emulator.data import NULL, Table, v1_time
 from tests.emulator.dataset import FIELD_ENTITIES, Dataset
@@ -437,7 +439,7 @@ class V2List:
 
     def render(
         self, data: Dataset, table: Table, ids: Iterable[int], request: Request
-    ) -> list[dict[str, Any]]:
+    ) -> list[dict[str, Any]] | list[msgspec.Raw]:
         """Build the records, with `include_fields`, `custom_fields`, option labels applied."""
         include = request.listed("include_fields")
         keys = {k.strip() for k in (request.param("custom_fields") or "").split(",") if k.strip()}
@@ -449,6 +451,8 @@ class V2List:
             if (raw_labels is not None and parse_bool(raw_labels, "include_option_labels"))
             else None
         )
+        if not keys and labels is None:
+            return data.encoded(table, ids, frozenset(include))
         records = []
         for rid in ids:
             record = table.record(rid, include)
@@ -544,7 +548,7 @@ class V1List:
         start, limit = v1_window(request, spec_max_limit(request.operation))
         ids = list(islice(matching, start, start + limit + 1))
         more = len(ids) > limit
-        records = [table.record(rid) for rid in ids[:limit]]
+        records = data.encoded(table, ids[:limit])
         pagination = v1_pagination(start, limit, more)
         if self.flat:
             pagination.pop("next_start", None)

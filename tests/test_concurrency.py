@@ -1,0 +1,153 @@
+"""Concurrent reads (`max_concurrency`): the same output, state and resumes as sequential ones."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from tap_pipedrive.concurrency import PacedSession
+from tests.conftest import TOKEN, config_for
+from tests.emulator import Emulator
+from tests.singer_run import discover, parse_messages, select, sync
+
+PERSONS = "/api/v2/persons"
+
+
+@pytest.fixture(scope="module")
+def emu():
+    # 4,000 persons: 8 pages, which a concurrent backfill reads in time windows.
+    with Emulator(seed=5, scale=8000, api_token=TOKEN) as emulator:
+        yield emulator
+
+
+def persons_windows(emu: Emulator) -> set[tuple[str | None, str | None]]:
+    """The (updated_since, updated_until) ranges the persons reads asked for."""
+    return {
+        (r.query.get("updated_since"), r.query.get("updated_until"))
+        for r in emu.requests
+        if r.path == PERSONS
+    }
+
+
+def run_until(config_path, catalog_path, stream: str, records: int) -> list[dict]:
+    """Run the tap as a process; SIGKILL it once it wrote that many records of `stream`."""
+    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
+            "--catalog", str(catalog_path)]  # fmt: skip
+    lines, seen = [], 0
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            message = json.loads(line)
+            if message["type"] == "RECORD" and message["stream"] == stream:
+                seen += 1
+                if seen == records:
+                    process.send_signal(signal.SIGKILL)
+                    break
+        process.kill()
+    return parse_messages(b"".join(lines))
+
+
+def write_inputs(tmp_path, emu: Emulator, streams: list[str]):
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config_for(emu)))
+    catalog = select(discover(config_for(emu)), streams)
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(catalog))
+    return config_path, catalog_path, catalog
+
+
+def slow_first_page(emu: Emulator) -> None:
+    """A first page as slow as Pipedrive's (100-300 ms): the rest is read in windows."""
+    emu.clear_log()
+    emu.inject(PERSONS, "slow", delay=0.2)
+
+
+def test_a_backfill_read_in_windows_emits_what_a_sequential_read_emits(emu):
+    slow_first_page(emu)
+    sequential = sync(config_for(emu, max_concurrency=1), streams=["persons"])
+    assert len(persons_windows(emu)) == 1
+    slow_first_page(emu)
+    concurrent = sync(config_for(emu), streams=["persons"])
+    assert len(persons_windows(emu)) > 2  # the first page's range, then windows
+    assert concurrent.records("persons") == sequential.records("persons")
+    assert concurrent.final_state == sequential.final_state
+
+
+def test_windows_cost_at_most_one_request_each_beyond_the_pages(emu):
+    slow_first_page(emu)
+    sync(config_for(emu), streams=["persons"])
+    windows = len(persons_windows(emu)) - 1
+    pages = -(-len(emu.ids("persons")) // 500)
+    assert pages < len([r for r in emu.requests if r.path == PERSONS]) <= pages + windows
+
+
+def test_a_fast_server_is_read_without_windows_at_the_minimum_of_calls(emu):
+    emu.clear_log()
+    sync(config_for(emu), streams=["persons"])
+    assert len(persons_windows(emu)) == 1
+    pages = -(-len(emu.ids("persons")) // 500)
+    assert len([r for r in emu.requests if r.path == PERSONS]) == pages
+
+
+@pytest.mark.parametrize("records", [700, 2100, 3500])
+def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, records):
+    config_path, catalog_path, catalog = write_inputs(tmp_path, emu, ["persons"])
+    slow_first_page(emu)
+    messages = run_until(config_path, catalog_path, "persons", records)
+    assert len(persons_windows(emu)) > 2  # killed while windows were being read
+    seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+    last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
+    covered = {m["record"]["id"] for m in messages[:last] if m["type"] == "RECORD"}
+    state = messages[last]["value"]
+    mark = state["bookmarks"]["persons"]["replication_key_value"]
+    resumed = sync(config_for(emu), state=state, catalog=catalog)
+    assert seen | resumed.ids("persons") == emu.ids("persons")
+    # What the last STATE covers is read again only in the bookmark's own second.
+    again = [r for r in resumed.records("persons") if r["id"] in covered]
+    assert {r["update_time"] for r in again} <= {mark}
+
+
+def test_a_run_killed_during_a_concurrent_dealflow_batch_resumes_without_loss(tmp_path):
+    with Emulator(seed=8, scale=300, api_token=TOKEN) as small:
+        streams = ["deals", "dealflow"]
+        config_path, catalog_path, catalog = write_inputs(tmp_path, small, streams)
+        full = sync(config_for(small), catalog=catalog)
+        flow = full.records("dealflow")
+        # Halfway through the second batch of 100 deals.
+        deals = list(dict.fromkeys(r["deal_id"] for r in flow))
+        cut = next(i for i, r in enumerate(flow) if r["deal_id"] == deals[150])
+        messages = run_until(config_path, catalog_path, "dealflow", cut)
+        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        resumed = sync(config_for(small), state=state, catalog=catalog)
+        for stream in streams:
+            seen = {
+                m["record"]["id"]
+                for m in messages
+                if m["type"] == "RECORD" and m["stream"] == stream
+            }
+            assert seen | resumed.ids(stream) == full.ids(stream), stream
+
+
+def test_a_429_holds_every_threads_next_request(emu):
+    emu.inject(PERSONS, "burst_429", headers={"retry-after": "3"})
+    now, waits = [0.0], []
+
+    def sleep(seconds: float) -> None:  # a clock that moves only when someone waits
+        waits.append(seconds)
+        now[0] += seconds
+
+    session = PacedSession(4, clock=lambda: now[0], sleep=sleep)
+    session.headers["x-api-token"] = TOKEN
+    assert session.get(emu.url + PERSONS).status_code == 429
+    answers = []
+    other = threading.Thread(target=lambda: answers.append(session.get(emu.url + PERSONS)))
+    other.start()
+    other.join()
+    assert waits == [3.0]
+    assert answers[0].status_code == 200

@@ -1,0 +1,92 @@
+"""The daily token budget: cheap lists first, and a per-run limit that stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import TOKEN, config_for
+from tests.emulator import Emulator
+from tests.singer_run import discover, parse_messages, run_cli, select
+
+FLOW = re.compile(r"^/v1/deals/(\d+)/flow$")
+LISTS = ("/api/v2/persons", "/api/v2/organizations")
+
+
+@pytest.fixture
+def emu():
+    with Emulator(seed=5, scale=60, api_token=TOKEN) as emulator:
+        yield emulator
+
+
+def write_inputs(emu: Emulator, tmp_path, **settings):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(config_for(emu, **settings)))
+    catalog = select(discover(config_for(emu)), ["dealflow", "persons", "organizations"])
+    # The per-deal stream first in the catalog: the order must not depend on it.
+    catalog["streams"].sort(key=lambda entry: entry["tap_stream_id"] != "dealflow")
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(catalog))
+    emu.clear_log()  # discovery's requests are not the run's
+    return str(config), str(catalog_file)
+
+
+def flow_deals(emu: Emulator) -> set[int]:
+    """Deals whose flow the emulator served."""
+    return {
+        int(match.group(1))
+        for r in emu.requests
+        if r.status == 200 and (match := FLOW.match(r.path))
+    }
+
+
+def test_list_streams_run_before_the_per_deal_calls(emu, tmp_path):
+    config, catalog = write_inputs(emu, tmp_path)
+    result = run_cli("--config", config, "--catalog", catalog)
+    assert result.returncode == 0, result.stderr.decode()
+    paths = [r.path for r in emu.requests]
+    last_list = max(i for i, path in enumerate(paths) if path in LISTS)
+    first_flow = min(i for i, path in enumerate(paths) if FLOW.match(path))
+    assert last_list < first_flow
+
+
+def test_max_tokens_per_run_stops_cleanly_and_the_next_run_resumes(emu, tmp_path):
+    limit = 1000
+    config, catalog = write_inputs(emu, tmp_path, max_tokens_per_run=limit)
+    result = run_cli("--config", config, "--catalog", catalog)
+    stderr = result.stderr.decode()
+    assert result.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    spent = emu.tokens_spent
+    assert limit - 40 < spent <= limit  # 40: a deal flow call, the dearest here
+    assert stderr.count("max_tokens_per_run") == 1
+    assert f"{spent:,} tokens spent" in stderr
+    assert f"Run spent {spent} tokens" in stderr
+    messages = parse_messages(result.stdout)
+    persons = {
+        m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "persons"
+    }
+    assert persons == emu.ids("persons")
+    first = flow_deals(emu)
+    assert 0 < len(first) < len(emu.ids("deals") | emu.ids("deals", archived=True))
+    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps(state))
+    config, catalog = write_inputs(emu, tmp_path)
+    resumed = run_cli("--config", config, "--catalog", catalog, "--state", str(state_file))
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    assert first | flow_deals(emu) == emu.ids("deals") | emu.ids("deals", archived=True)
+
+
+def test_max_tokens_per_run_below_one_is_refused(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_token": "some-token", "max_tokens_per_run": 0}))
+    result = run_cli("--config", str(config))
+    stderr = result.stderr.decode()
+    assert result.returncode == 1
+    assert "`max_tokens_per_run` must be at least 1" in stderr
+    assert "Traceback" not in stderr
+    assert result.stdout == b""
