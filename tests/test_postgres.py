@@ -653,7 +653,12 @@ MELTANO_PLUGINS = (
 
 
 def test_meltano_run_loads_every_stream(server, tmp_path):
-    """`meltano run tap-pipedrive target-postgres` with meltano.yml as it is (no `select:`)."""
+    """`meltano run tap-pipedrive target-postgres` with meltano.yml as it is.
+
+    Its `select:` takes every stream but `deleted_records` (off by default: it reads every
+    change of the month at 20 tokens a call).
+    """
+    selected = tuple(s for s in STREAMS if s != "deleted_records")
     missing = [
         str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in MELTANO_PLUGINS)) if not p.exists()
     ]
@@ -701,11 +706,13 @@ def test_meltano_run_loads_every_stream(server, tmp_path):
         assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
         catalog = discover({"api_token": TOKEN, "api_url": emu.url})
         keys = keys_of(catalog)
-        expected = {s: expected_ids(emu, s, keys[s]) for s in STREAMS}
+        expected = {s: expected_ids(emu, s, keys[s]) for s in selected}
     found = server.query(
-        *(f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}"' for s in STREAMS),
+        *(f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}"' for s in selected),
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{SCHEMA}'",
         database="meltano",
     )
     assert {
-        s: {key_value(row) for row in rows} for s, rows in zip(STREAMS, found, strict=True)
+        s: {key_value(row) for row in rows} for s, rows in zip(selected, found, strict=False)
     } == (expected)
+    assert {row[0] for row in found[-1]} == set(selected)
