@@ -9,7 +9,6 @@ import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator, writes
-from tests.emulator.spec import load
 from tests.singer_run import sync
 from tests.target_run import target_config, write
 
@@ -30,15 +29,7 @@ NOT_COPIED = {"add_time", "is_deleted", "is_archived", "archive_time", "custom_f
 
 def body_fields(entity: str) -> set[str]:
     """The properties of the entity's update body, from the spec (its digest in operations.json)."""
-    schema = load().get(*UPDATES[entity]).body
-    assert schema is not None
-    names: set[str] = set()
-    parts = [schema]
-    while parts:
-        part = parts.pop()
-        names.update(part.get("properties", {}))
-        parts.extend(part.get("allOf", ()))
-    return names
+    return set(writes.body_schema(*UPDATES[entity])[1])
 
 
 def takes_custom_fields(entity: str) -> bool:

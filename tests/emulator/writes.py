@@ -80,11 +80,12 @@ def _now(table: Table) -> int:
 
 def _body_schema(operation: Operation) -> tuple[dict[str, Any], frozenset[str]]:
     """The request body's JSON schema and the names of its top-level properties."""
-    return _schema_at(operation.version, operation.method, operation.template)
+    return body_schema(operation.version, operation.method, operation.template)
 
 
 @functools.cache
-def _schema_at(version: str, method: str, template: str) -> tuple[dict[str, Any], frozenset[str]]:
+def body_schema(version: str, method: str, template: str) -> tuple[dict[str, Any], frozenset[str]]:
+    """An operation's request body schema (operations.json) and its top-level property names."""
     body = load().get(version, method, template).body
     assert body is not None, f"operations.json has no request body for {method} {template}"
     schema: dict[str, Any] = copy.deepcopy(dict(body))
