@@ -47,3 +47,28 @@ def config(emulator: Emulator) -> dict[str, t.Any]:
     """Config for the shared emulator."""
     emulator.clear_log()
     return config_for(emulator)
+
+
+#: The OAuth app and installation `oauth_emulator` accepts.
+OAUTH = {
+    "client_id": "app-7",
+    "client_secret": "client-secret-5e1",
+    "refresh_token": "rt-first-9d2",
+}
+
+
+def oauth_emulator(**options: t.Any) -> Emulator:
+    """An emulator issuing OAuth tokens to `OAUTH` (persons take two pages)."""
+    return Emulator(
+        seed=6,
+        scale=1500,
+        api_token=TOKEN,
+        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
+        refresh_token=OAUTH["refresh_token"],
+        **options,
+    )
+
+
+def oauth_config(emu: Emulator) -> dict[str, t.Any]:
+    """An OAuth tap config against `oauth_emulator`'s token endpoint."""
+    return {**OAUTH, "oauth_url": f"{emu.url}/oauth/token"}

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tap_pipedrive.client import PipedriveAPIError, PipedriveStream, SyncFailedError
-from tests.conftest import TOKEN, config_for
+from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select, sync
 
@@ -150,28 +150,6 @@ def test_gated_streams_are_skipped_and_the_others_sync(tmp_path):
         }
         assert persons == set(emu.all_ids("persons"))
         assert messages[-1]["type"] == "STATE"
-
-
-OAUTH = {
-    "client_id": "app-7",
-    "client_secret": "client-secret-5e1",
-    "refresh_token": "rt-first-9d2",
-}
-
-
-def oauth_emulator(**options) -> Emulator:
-    return Emulator(
-        seed=6,
-        scale=1500,  # persons take two pages
-        api_token=TOKEN,
-        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
-        refresh_token=OAUTH["refresh_token"],
-        **options,
-    )
-
-
-def oauth_config(emu: Emulator) -> dict:
-    return {**OAUTH, "oauth_url": f"{emu.url}/oauth/token"}
 
 
 def oauth_sync(emu: Emulator, config: dict, stream: str):

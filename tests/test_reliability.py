@@ -20,7 +20,7 @@ import requests
 
 from tap_pipedrive.client import PipedriveStream, SyncFailedError
 from tap_pipedrive.ratelimit import BurstThrottle, retry_waits
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select, sync
 
@@ -304,28 +304,10 @@ def test_pausing_at_zero_left_in_a_two_request_window_meets_no_429():
         assert all(r.status != 429 for r in emu.requests)
 
 
-OAUTH = {
-    "client_id": "app-7",
-    "client_secret": "client-secret-5e1",
-    "refresh_token": "rt-first-9d2",
-}
-
-
-def oauth_emulator(**options) -> Emulator:
-    return Emulator(
-        seed=6,
-        scale=1500,  # persons take two pages
-        api_token=TOKEN,
-        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
-        refresh_token=OAUTH["refresh_token"],
-        **options,
-    )
-
-
 def oauth_run(emu: Emulator, **extra) -> set:
     catalog = select(discover(config_for(emu)), ["persons"])
     emu.clear_log()
-    config = {**OAUTH, "oauth_url": f"{emu.url}/oauth/token", **extra}
+    config = {**oauth_config(emu), **extra}
     return sync(config, catalog=catalog).ids("persons")
 
 
