@@ -31,9 +31,11 @@ and writes the top entries by self and by cumulative time to `benchmarks/profile
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
+import functools
 import importlib
 import importlib.util
 import json
@@ -57,6 +59,8 @@ import typing as t
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+K = t.TypeVar("K")
+R = t.TypeVar("R")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS_DIR = REPO_ROOT / "benchmarks"
 #: The streams the benchmark syncs: scenario (a) the core lists, (b) those and deal children.
@@ -122,10 +126,12 @@ def measure(
         )  # fmt: skip
         killer = threading.Timer(timeout, kill_group, [process.pid])
         killer.start()
+        RUNNING.add(process.pid)
         try:
             process.wait()
         finally:
             killer.cancel()
+            RUNNING.discard(process.pid)
             if process.returncode is None:
                 kill_group(process.pid)
                 process.wait()
@@ -133,6 +139,28 @@ def measure(
             msg = f"no measurement for {shlex.join(command)} (exit {process.returncode})"
             raise RuntimeError(msg)
         return Measured(**json.loads(report.read_text()))
+
+
+#: Process groups of the measured commands running now (killed if the benchmark is stopped).
+RUNNING: set[int] = set()
+
+
+def together(jobs: dict[K, t.Callable[[], R]], side_by_side: bool) -> dict[K, R]:
+    """Run the jobs one after the other, or side by side in threads; return their results.
+
+    Side by side, the first failure (or a stop signal) kills every measured command still
+    running, so that no job outlives the benchmark.
+    """
+    if not side_by_side:
+        return {key: job() for key, job in jobs.items()}
+    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+        futures = {key: pool.submit(job) for key, job in jobs.items()}
+        try:
+            return {key: future.result() for key, future in futures.items()}
+        except BaseException:
+            for pid in list(RUNNING):
+                kill_group(pid)
+            raise
 
 
 def kill_group(pid: int) -> None:
@@ -642,59 +670,99 @@ def check_run(run: RunResult) -> list[str]:
     return problems
 
 
+#: The lane of a case's floor runs, beside one lane per tap concurrency.
+FLOOR = "floor"
+Lane = int | None | str
+
+
+def lane_label(lane: Lane) -> str:
+    """How a lane reads in file names and progress lines."""
+    return lane if isinstance(lane, str) else f"tap-{concurrency_label(lane)}"
+
+
 def benchmark_case(
     case: Case, args: argparse.Namespace, price: t.Callable[[str, str], int]
 ) -> list[ScaleResult]:
-    """Start an emulator for the case, discover, warm up, then alternate tap and floor runs.
+    """Start the emulator(s) for the case, discover, warm up, then time rounds of runs.
 
-    Each run is one tap run per concurrency, then one floor run, which every tap run of that
-    round is compared with. The warm-up tap runs (at the first concurrency) are not timed:
-    they fill the emulator's caches and give the floor its reads (from the request log of the
-    first tap run).
+    Each round is one tap run per concurrency and one floor run, which every tap run of that
+    round is compared with. By default they run one after the other against one emulator
+    process. With `--side-by-side` they run at the same time, each against its own emulator
+    process (same seed, same data): for latency-bound cases, whose sequential runs would
+    otherwise add up to hours while using a few per cent of a core. The untimed warm-up tap
+    runs, at the last concurrency listed, fill the emulators' caches and give the floor its
+    reads (from the request log of a warm-up, or else of the first tap run).
     """
     tap = tap_executable()
     results = {c: ScaleResult(case, c, [], []) for c in case.concurrencies}
     label = f"{case.scenario} {case.scale}"
-    with tempfile.TemporaryDirectory(prefix="tap-pipedrive-bench-") as tmp:
-        work = Path(tmp)
-        with EmulatorProcess(case.scale, case.latency_ms, work / "emulator.log") as emulator:
-            files = prepare(tap, emulator, work, args.timeout, case)
-            plan = None
-            for index in range(args.warmup):
-                warmup = run_tap(tap, emulator, work, files[case.concurrencies[0]], args.timeout)
-                plan = plan or floor_plan(warmup.logged)
+    lanes: list[Lane] = [*case.concurrencies, FLOOR]
+    side_by_side = bool(args.side_by_side)
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tap-pipedrive-bench-")))
+
+        def emulator(name: str) -> EmulatorProcess:
+            log = work / f"emulator-{name}.log"
+            return stack.enter_context(EmulatorProcess(case.scale, case.latency_ms, log))
+
+        if side_by_side:
+            emulators = {lane: emulator(lane_label(lane)) for lane in lanes}
+        else:
+            emulators = dict.fromkeys(lanes, emulator("shared"))
+        dirs = {lane: work / lane_label(lane) for lane in lanes}
+        files = {}
+        for lane in lanes:
+            dirs[lane].mkdir()
+            files[lane] = prepare(tap, emulators[lane], dirs[lane], args.timeout, case)
+
+        def tap_job(lane: Lane, concurrency: int | None) -> t.Callable[[], TapRun]:
+            files_of = files[lane][concurrency]
+            return functools.partial(
+                run_tap, tap, emulators[lane], dirs[lane], files_of, args.timeout
+            )
+
+        def floor_job(plan: list[dict[str, t.Any]]) -> t.Callable[[], t.Any]:
+            return functools.partial(run_floor, emulators[FLOOR], dirs[FLOOR], plan, args.timeout)
+
+        warm = case.concurrencies[-1]
+        plan = None
+        for index in range(args.warmup):
+            # One emulator needs one warm-up run; side by side, each emulator needs its own.
+            warming = lanes if side_by_side else [FLOOR]
+            warmups = together({lane: tap_job(lane, warm) for lane in warming}, side_by_side)
+            plan = plan or floor_plan(warmups[FLOOR].logged)
+            print(
+                f"  {label} warm-up {index + 1}/{args.warmup} at max_concurrency "
+                f"{concurrency_label(warm)}: tap {warmups[FLOOR].measured.wall_s:.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+        for index in range(args.runs):
+            jobs: dict[Lane, t.Callable[[], t.Any]] = {c: tap_job(c, c) for c in case.concurrencies}
+            if plan is not None:
+                jobs[FLOOR] = floor_job(plan)
+            done = together(jobs, side_by_side)
+            if plan is None:
+                plan = floor_plan(done[case.concurrencies[0]].logged)
+                done[FLOOR] = floor_job(plan)()
+            floor = done[FLOOR]
+            for concurrency in case.concurrencies:
+                run = combine(done[concurrency], floor, plan, price)
+                result = results[concurrency]
+                result.runs.append(run)
+                for problem in check_run(run):
+                    if problem not in result.warnings:
+                        result.warnings.append(problem)
                 print(
-                    f"  {label} warm-up {index + 1}/{args.warmup}: "
-                    f"tap {warmup.measured.wall_s:.1f}s",
+                    f"  {label} run {index + 1}/{args.runs} max_concurrency "
+                    f"{concurrency_label(concurrency)}: tap {run.tap.wall_s:.1f}s "
+                    f"({run.records / run.tap.wall_s:,.0f} rec/s, "
+                    f"{run.tap.peak_rss_mb:.0f} MB, {run.requests} requests), "
+                    f"floor {run.floor.wall_s:.1f}s ({run.records / run.floor.wall_s:,.0f} "
+                    "rec/s)",
                     file=sys.stderr,
                     flush=True,
                 )
-            for index in range(args.runs):
-                tap_runs = {}
-                for concurrency in case.concurrencies:
-                    tap_runs[concurrency] = run_tap(
-                        tap, emulator, work, files[concurrency], args.timeout
-                    )
-                    plan = plan or floor_plan(tap_runs[concurrency].logged)
-                assert plan is not None
-                floor = run_floor(emulator, work, plan, args.timeout)
-                for concurrency, tap_run in tap_runs.items():
-                    run = combine(tap_run, floor, plan, price)
-                    result = results[concurrency]
-                    result.runs.append(run)
-                    for problem in check_run(run):
-                        if problem not in result.warnings:
-                            result.warnings.append(problem)
-                    print(
-                        f"  {label} run {index + 1}/{args.runs} max_concurrency "
-                        f"{concurrency_label(concurrency)}: tap {run.tap.wall_s:.1f}s "
-                        f"({run.records / run.tap.wall_s:,.0f} rec/s, "
-                        f"{run.tap.peak_rss_mb:.0f} MB, {run.requests} requests), "
-                        f"floor {run.floor.wall_s:.1f}s ({run.records / run.floor.wall_s:,.0f} "
-                        "rec/s)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
     return list(results.values())
 
 
@@ -848,8 +916,14 @@ def render_results(
     notes = [*target_notes(results), *warnings]
     method = [
         f"Medians of {args.runs} run(s) per case, after {args.warmup} untimed warm-up tap "
-        f"run(s); each run is one tap run per max_concurrency, then one floor run, on the same "
-        f"emulator process (seed {SEED}), which serves each record from an encoded cache.",
+        "run(s) at the last max_concurrency listed; each run is one tap run per "
+        + (
+            "max_concurrency and one floor run, all at the same time (`--side-by-side`), each "
+            f"against its own emulator process (seed {SEED}, the same data)"
+            if args.side_by_side
+            else f"max_concurrency, then one floor run, on the same emulator process (seed {SEED})"
+        )
+        + ", which serves each record from an encoded cache.",
         "Scenario a: the core lists (deals, persons, organizations, activities, notes). "
         "Scenario b: those plus deal_products and dealflow (one call per deal).",
         "records: the items the emulator served on the selected streams' lists, as counted by "
@@ -1071,6 +1145,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--b-latency-ms", type=float, default=150.0, help="emulator latency in scenario b"
     )
     parser.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="run each round's tap runs and floor run at the same time, each against its own "
+        "emulator process (for latency-bound cases; needs --warmup >= 1)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="instead of benchmarking, profile one tap run per scale into "
@@ -1090,6 +1170,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1, --warmup at least 0")
+    if args.side_by_side and args.warmup < 1:
+        parser.error("--side-by-side needs --warmup >= 1: the floor's reads come from a warm-up")
     if any(scale < 1 for scale in args.scales):
         parser.error("--scales must be positive")
     return args
