@@ -499,6 +499,10 @@ class Case:
     latency_ms: float
     #: `max_concurrency` settings to run the tap with (None: the tap's default).
     concurrencies: tuple[int | None, ...]
+    #: Timed rounds (medians are reported).
+    runs: int
+    #: Whether a round's runs go at the same time, each against its own emulator process.
+    side_by_side: bool = False
 
 
 def concurrency_label(value: int | None) -> str:
@@ -697,7 +701,7 @@ def benchmark_case(
     results = {c: ScaleResult(case, c, [], []) for c in case.concurrencies}
     label = f"{case.scenario} {case.scale}"
     lanes: list[Lane] = [*case.concurrencies, FLOOR]
-    side_by_side = bool(args.side_by_side)
+    side_by_side = case.side_by_side
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tap-pipedrive-bench-")))
 
@@ -737,7 +741,7 @@ def benchmark_case(
                 file=sys.stderr,
                 flush=True,
             )
-        for index in range(args.runs):
+        for index in range(case.runs):
             jobs: dict[Lane, t.Callable[[], t.Any]] = {c: tap_job(c, c) for c in case.concurrencies}
             if plan is not None:
                 jobs[FLOOR] = floor_job(plan)
@@ -754,7 +758,7 @@ def benchmark_case(
                     if problem not in result.warnings:
                         result.warnings.append(problem)
                 print(
-                    f"  {label} run {index + 1}/{args.runs} max_concurrency "
+                    f"  {label} run {index + 1}/{case.runs} max_concurrency "
                     f"{concurrency_label(concurrency)}: tap {run.tap.wall_s:.1f}s "
                     f"({run.records / run.tap.wall_s:,.0f} rec/s, "
                     f"{run.tap.peak_rss_mb:.0f} MB, {run.requests} requests), "
@@ -915,15 +919,20 @@ def render_results(
     ]
     notes = [*target_notes(results), *warnings]
     method = [
-        f"Medians of {args.runs} run(s) per case, after {args.warmup} untimed warm-up tap "
-        "run(s) at the last max_concurrency listed; each run is one tap run per "
-        + (
-            "max_concurrency and one floor run, all at the same time (`--side-by-side`), each "
-            f"against its own emulator process (seed {SEED}, the same data)"
-            if args.side_by_side
-            else f"max_concurrency, then one floor run, on the same emulator process (seed {SEED})"
-        )
-        + ", which serves each record from an encoded cache.",
+        *(
+            f"Scenario {case.scenario} at {case.scale:,} deals: medians of {case.runs} run(s), "
+            f"after {args.warmup} untimed warm-up tap run(s) at the last max_concurrency listed; "
+            "each run is one tap run per max_concurrency and one floor run, "
+            + (
+                "all at the same time (`--b-side-by-side`), each against its own emulator "
+                f"process (seed {SEED}, the same data)"
+                if case.side_by_side
+                else f"one after the other, on the same emulator process (seed {SEED})"
+            )
+            + "."
+            for case in dict.fromkeys(r.case for r in results)
+        ),
+        "The emulator serves each record from a cache of its encoded JSON.",
         "Scenario a: the core lists (deals, persons, organizations, activities, notes). "
         "Scenario b: those plus deal_products and dealflow (one call per deal).",
         "records: the items the emulator served on the selected streams' lists, as counted by "
@@ -997,7 +1006,7 @@ def profile_scale(scale: int, args: argparse.Namespace) -> Path:
     with tempfile.TemporaryDirectory(prefix="tap-pipedrive-profile-") as tmp:
         work = Path(tmp)
         with EmulatorProcess(scale, args.latency_ms, work / "emulator.log") as emulator:
-            case = Case("a", STREAMS, scale, args.latency_ms, (args.a_concurrency[0],))
+            case = Case("a", STREAMS, scale, args.latency_ms, (args.a_concurrency[0],), 1)
             config, catalog = prepare(tap, emulator, work, args.timeout, case)[
                 case.concurrencies[0]
             ]
@@ -1144,11 +1153,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--b-latency-ms", type=float, default=150.0, help="emulator latency in scenario b"
     )
+    parser.add_argument("--b-runs", type=int, help="runs of scenario b (default: --runs)")
     parser.add_argument(
-        "--side-by-side",
+        "--b-side-by-side",
         action="store_true",
-        help="run each round's tap runs and floor run at the same time, each against its own "
-        "emulator process (for latency-bound cases; needs --warmup >= 1)",
+        help="run each round of scenario b (latency-bound) at once: the tap at every "
+        "concurrency and the floor, each against its own emulator process",
     )
     parser.add_argument(
         "--profile",
@@ -1170,8 +1180,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.runs < 1 or args.warmup < 0:
         parser.error("--runs must be at least 1, --warmup at least 0")
-    if args.side_by_side and args.warmup < 1:
-        parser.error("--side-by-side needs --warmup >= 1: the floor's reads come from a warm-up")
+    if args.b_runs is not None and args.b_runs < 1:
+        parser.error("--b-runs must be at least 1")
+    if args.b_side_by_side and args.warmup < 1:
+        parser.error("--b-side-by-side needs --warmup >= 1: the floor's reads come from a warm-up")
     if any(scale < 1 for scale in args.scales):
         parser.error("--scales must be positive")
     return args
@@ -1192,11 +1204,13 @@ def cases(args: argparse.Namespace) -> list[Case]:
     found = []
     if "a" in args.scenarios:
         concurrencies = tuple(args.a_concurrency)
-        found += [Case("a", STREAMS, s, args.latency_ms, concurrencies) for s in args.scales]
+        found += [
+            Case("a", STREAMS, s, args.latency_ms, concurrencies, args.runs) for s in args.scales
+        ]
     if "b" in args.scenarios:
         found.append(
             Case("b", STREAMS + CHILD_STREAMS, args.b_scale, args.b_latency_ms,
-                 tuple(args.b_concurrency))
+                 tuple(args.b_concurrency), args.b_runs or args.runs, args.b_side_by_side)
         )  # fmt: skip
     return found
 
