@@ -11,7 +11,9 @@ and notes (`tap-pipedrive --config cfg.json --catalog catalog.json > /dev/null`)
 pages the same endpoints with the same query parameters in a minimal `requests` loop, writing
 each record as a Singer RECORD line to /dev/null. After `--warmup` untimed tap runs, tap and
 floor alternate, `--runs` times each; the medians are printed as a markdown table and written to
-`benchmarks/RESULTS.md` (its hand-written text after the marker line is kept).
+`benchmarks/RESULTS.md` (its hand-written text after the marker line is kept). Scenario b
+(`--scenarios b`: the deal children too, at `--b-latency-ms` per call) is latency-bound;
+`--b-side-by-side` runs each of its rounds at once, every run against its own emulator process.
 
 Measured per run:
 
