@@ -598,6 +598,18 @@ class PipedriveStream(RESTStream[t.Any]):
     def _reported_unknown(self) -> set[str]:
         return set()
 
+    def generate_child_contexts(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """No child contexts where there are no child streams.
+
+        The SDK's default hands every record on as its children's context, which costs a copy
+        of each record (and a filter check) for streams that have no children at all.
+        """
+        if not self.child_streams:
+            return ()
+        return super().generate_child_contexts(record, context)
+
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Read the window [bookmark, now) frozen at the start; a failure stops only this stream.
 
