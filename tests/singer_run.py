@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import io
 import json
+import signal
 import subprocess
 import sys
 import typing as t
@@ -104,3 +105,26 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+def killed_run(
+    config_path: t.Any, catalog_path: t.Any, counts: t.Callable[[dict[str, t.Any]], bool], n: int
+) -> list[dict[str, t.Any]]:
+    """Run the tap as a process; SIGKILL it once it wrote the `n`th message that `counts`.
+
+    Returns the messages written until then, the killing one included.
+    """
+    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
+            "--catalog", str(catalog_path)]  # fmt: skip
+    lines, seen = [], 0
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if counts(json.loads(line)):
+                seen += 1
+                if seen == n:
+                    process.send_signal(signal.SIGKILL)
+                    break
+        process.kill()
+    return parse_messages(b"".join(lines))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -13,7 +10,7 @@ import pytest
 from tap_pipedrive.concurrency import PacedSession
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, select, sync
+from tests.singer_run import discover, killed_run, select, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -36,21 +33,12 @@ def persons_windows(emu: Emulator) -> set[tuple[str | None, str | None]]:
 
 def run_until(config_path, catalog_path, stream: str, records: int) -> list[dict]:
     """Run the tap as a process; SIGKILL it once it wrote that many records of `stream`."""
-    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
-            "--catalog", str(catalog_path)]  # fmt: skip
-    lines, seen = [], 0
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            message = json.loads(line)
-            if message["type"] == "RECORD" and message["stream"] == stream:
-                seen += 1
-                if seen == records:
-                    process.send_signal(signal.SIGKILL)
-                    break
-        process.kill()
-    return parse_messages(b"".join(lines))
+    return killed_run(
+        config_path,
+        catalog_path,
+        lambda m: m["type"] == "RECORD" and m["stream"] == stream,
+        records,
+    )
 
 
 def write_inputs(tmp_path, emu: Emulator, streams: list[str]):

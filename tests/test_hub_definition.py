@@ -40,26 +40,39 @@ JSON_TYPE_KIND = {"string": "string", "boolean": "boolean", "integer": "integer"
                   "number": "decimal", "array": "array", "object": "object"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def about() -> dict[str, t.Any]:
+def about_of(module: str) -> dict[str, t.Any]:
+    """What `python -m <module> --about --format=json` prints."""
     result = subprocess.run(
-        [sys.executable, "-m", "tap_pipedrive.tap", "--about", "--format=json"],
+        [sys.executable, "-m", module, "--about", "--format=json"],
         capture_output=True,
         check=True,
         timeout=120,
     )
-    return json.loads(result.stdout)
+    return t.cast("dict[str, t.Any]", json.loads(result.stdout))
+
+
+def yaml_file(path: Path) -> dict[str, t.Any]:
+    return t.cast("dict[str, t.Any]", yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def meltano_plugin(kind: str, name: str) -> dict[str, t.Any]:
+    """meltano.yml's plugin of this kind (`extractors`, `loaders`) and name."""
+    return next(p for p in yaml_file(ROOT / "meltano.yml")["plugins"][kind] if p["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def about() -> dict[str, t.Any]:
+    return about_of("tap_pipedrive.tap")
 
 
 @pytest.fixture(scope="module")
 def hub() -> dict[str, t.Any]:
-    return yaml.safe_load(HUB_FILE.read_text(encoding="utf-8"))
+    return yaml_file(HUB_FILE)
 
 
 @pytest.fixture(scope="module")
 def extractor() -> dict[str, t.Any]:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    return next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-pipedrive")
+    return meltano_plugin("extractors", "tap-pipedrive")
 
 
 def alternatives(schema: dict[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -216,7 +229,7 @@ def meltano_schema() -> dict[str, t.Any]:
 
 
 def test_meltano_yml_is_valid(meltano_schema):
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
+    project = yaml_file(ROOT / "meltano.yml")
     jsonschema.validate(project, meltano_schema)
 
 

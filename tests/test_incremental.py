@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, select, sync
+from tests.singer_run import discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
 # Stream -> emulator entity, for the plain incremental lists.
@@ -140,24 +137,9 @@ def test_a_state_written_in_another_timestamp_format_still_works(emulator, old_v
     assert bookmark(result.final_state, "persons").endswith("Z")
 
 
-def run_until_killed(config_path, catalog_path, state_path, kill_after_states: int):
+def run_until_killed(config_path, catalog_path, kill_after_states: int):
     """Run the tap as a process and SIGKILL it after it wrote that many STATE messages."""
-    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
-            "--catalog", str(catalog_path)]  # fmt: skip
-    if state_path is not None:
-        args += ["--state", str(state_path)]
-    lines, states = [], 0
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if json.loads(line)["type"] == "STATE":
-                states += 1
-                if states == kill_after_states:
-                    process.send_signal(signal.SIGKILL)
-                    break
-        process.kill()
-    return parse_messages(b"".join(lines))
+    return killed_run(config_path, catalog_path, lambda m: m["type"] == "STATE", kill_after_states)
 
 
 @pytest.mark.parametrize("stream", ["persons", "notes"])
@@ -172,7 +154,7 @@ def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
         pages = len([r for r in emu.requests if r.path.endswith(f"/{stream}")])
         assert pages >= 3
         for kill_point in range(2, pages + 1):  # the first STATE comes before any record
-            messages = run_until_killed(config_path, catalog_path, None, kill_point)
+            messages = run_until_killed(config_path, catalog_path, kill_point)
             seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
             state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
             state_path = tmp_path / "state.json"
@@ -195,7 +177,7 @@ def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path
         states = len(full.states)
         assert states > 6
         for kill_point in range(2, states, 2):
-            messages = run_until_killed(config_path, catalog_path, None, kill_point)
+            messages = run_until_killed(config_path, catalog_path, kill_point)
             state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
             resumed = sync(config_for(emu), state=state, catalog=catalog)
             for stream in streams:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import shlex
 import shutil
@@ -24,43 +23,28 @@ import yaml
 
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
+from tests.meltano_project import (
+    MELTANO,
+    ROOT,
+    installed,
+    meltano,
+    meltano_env,
+    meltano_project,
+    outside_env,
+)
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-PLUGIN_DIRS = (
-    Path(".meltano", "extractors", "tap-pipedrive"),
-    Path(".meltano", "loaders", "target-jsonl"),
-)
+PLUGINS = ("extractors/tap-pipedrive", "loaders/target-jsonl")
 STATE_ID = "dev:tap-pipedrive-to-target-jsonl"
 STREAMS = ("persons", "organizations")
 UTC = datetime.timezone.utc
 
 
-def _installed() -> None:
-    """Fail in CI, skip elsewhere, when `make meltano` has not run."""
-    missing = [
-        str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in PLUGIN_DIRS)) if not p.exists()
-    ]
-    if missing:
-        reason = f"Meltano or its plugins are not installed (run `make meltano`): {missing}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A Meltano project: meltano.yml, and `.meltano/` with links to the installed plugins."""
-    _installed()
-    root = tmp_path / "project"
-    (root / ".meltano" / "extractors").mkdir(parents=True)
-    (root / ".meltano" / "loaders").mkdir()
-    shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
-    for plugin in PLUGIN_DIRS:
-        (root / plugin).symlink_to(ROOT / plugin, target_is_directory=True)
-    return root
+    return meltano_project(tmp_path, *PLUGINS)
 
 
 class Meltano:
@@ -69,42 +53,17 @@ class Meltano:
     def __init__(self, project: Path, url: str, output: Path) -> None:
         self.project = project
         self.output = output
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_JSONL"))
-            and k != "VIRTUAL_ENV"
-        }
-        env.update(
-            MELTANO_PROJECT_ROOT=str(project),
-            MELTANO_DATABASE_URI=f"sqlite:///{project.parent / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            MELTANO_DISABLE_TRACKING="true",
+        self.env = meltano_env(
+            project,
             MELTANO_CLI_LOG_LEVEL="info",
-            # Never install anything here: a missing plugin is an error, not a download.
-            MELTANO_AUTO_INSTALL="false",
             TAP_PIPEDRIVE_API_URL=url,
             TAP_PIPEDRIVE_API_TOKEN=TOKEN,
             TAP_PIPEDRIVE__SELECT=json.dumps([f"{stream}.*" for stream in STREAMS]),
             TARGET_JSONL_DESTINATION_PATH=str(output),
         )
-        self.env = env
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(MELTANO), *args],
-            cwd=self.project,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"meltano {' '.join(args)} exited {result.returncode}:\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-        )
-        return result
+        return meltano(self.project, self.env, *args)
 
     def run(self) -> dict[str, list[dict[str, t.Any]]]:
         """`meltano run tap-pipedrive target-jsonl` into an empty output; records per stream."""
@@ -139,8 +98,8 @@ def test_meltano_yml_needs_nothing_from_the_hub():
 
 
 def test_the_installed_extractor_is_this_checkout():
-    _installed()
-    site = next((ROOT / PLUGIN_DIRS[0] / "venv" / "lib").glob("python3*/site-packages"))
+    (extractor,) = installed(PLUGINS[0])
+    site = next((ROOT / extractor / "venv" / "lib").glob("python3*/site-packages"))
     direct_url = json.loads(
         next(site.glob("tap_pipedrive-*.dist-info/direct_url.json")).read_text()
     )
@@ -209,11 +168,7 @@ def readme_meltano_commands() -> list[list[str]]:
 
 
 def test_the_readmes_meltano_commands_run_as_written(tmp_path):
-    if not MELTANO.exists():
-        reason = f"Meltano is not installed (run `make meltano`): {MELTANO}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    installed()
     commands = readme_meltano_commands()
     assert [c[:2] for c in commands] == [
         ["meltano", "install"],
@@ -232,11 +187,7 @@ def test_the_readmes_meltano_commands_run_as_written(tmp_path):
         project / "tap_pipedrive",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_JSONL")) and k != "VIRTUAL_ENV"
-    }
+    env = outside_env()
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         # Only the API root comes from outside the README: the emulator's instead of Pipedrive's.
         env |= {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "TAP_PIPEDRIVE_API_URL": emu.url}

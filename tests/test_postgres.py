@@ -33,8 +33,9 @@ from pathlib import Path
 import pytest
 
 from tap_pipedrive.streams import STREAM_TYPES
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
+from tests.meltano_project import meltano, meltano_env, meltano_project
 from tests.singer_run import discover, select
 
 pytestmark = pytest.mark.slow
@@ -86,13 +87,6 @@ CUSTOM_FIELD_COLUMNS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 TIMESTAMP_TYPES = {"timestamp with time zone", "timestamp without time zone"}
 UTC = datetime.timezone.utc
-
-
-def unavailable(reason: str) -> t.NoReturn:
-    """Skip, or fail in CI, where everything this module needs is installed by `make test`."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: `make test` must provide it)")
-    pytest.skip(reason)
 
 
 def server_bindir() -> Path | None:
@@ -645,13 +639,6 @@ def test_deals_have_a_custom_field_of_every_type(loads):
     assert kinds == set(CUSTOM_FIELD_COLUMNS)
 
 
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-MELTANO_PLUGINS = (
-    Path(".meltano", "extractors", "tap-pipedrive"),
-    Path(".meltano", "loaders", "target-postgres"),
-)
-
-
 def test_meltano_run_loads_every_stream(server, tmp_path):
     """`meltano run tap-pipedrive target-postgres` with meltano.yml as it is.
 
@@ -659,31 +646,11 @@ def test_meltano_run_loads_every_stream(server, tmp_path):
     change of the month at 20 tokens a call).
     """
     selected = tuple(s for s in STREAMS if s != "deleted_records")
-    missing = [
-        str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in MELTANO_PLUGINS)) if not p.exists()
-    ]
-    if missing:
-        unavailable(f"Meltano or its plugins are not installed (run `make meltano`): {missing}")
-    project = tmp_path / "project"
-    for kind in ("extractors", "loaders"):
-        (project / ".meltano" / kind).mkdir(parents=True)
-    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
-    for plugin in MELTANO_PLUGINS:
-        (project / plugin).symlink_to(ROOT / plugin, target_is_directory=True)
+    project = meltano_project(tmp_path, "extractors/tap-pipedrive", "loaders/target-postgres")
     server.query("CREATE DATABASE meltano")
     with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("MELTANO_", "TAP_PIPEDRIVE", "TARGET_POSTGRES"))
-            and k != "VIRTUAL_ENV"
-        }
-        env.update(
-            MELTANO_PROJECT_ROOT=str(project),
-            MELTANO_DATABASE_URI=f"sqlite:///{tmp_path / 'meltano.db'}",
-            MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-            MELTANO_DISABLE_TRACKING="true",
-            MELTANO_AUTO_INSTALL="false",
+        env = meltano_env(
+            project,
             TAP_PIPEDRIVE_API_URL=emu.url,
             TAP_PIPEDRIVE_API_TOKEN=TOKEN,
             # Before the emulator's oldest record, so every table holds all of it.
@@ -694,16 +661,7 @@ def test_meltano_run_loads_every_stream(server, tmp_path):
             TARGET_POSTGRES_PASSWORD="unused",
             TARGET_POSTGRES_DATABASE="meltano",
         )
-        result = subprocess.run(
-            [str(MELTANO), "run", "tap-pipedrive", "target-postgres"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+        meltano(project, env, "run", "tap-pipedrive", "target-postgres", timeout=600)
         catalog = discover({"api_token": TOKEN, "api_url": emu.url})
         keys = keys_of(catalog)
         expected = {s: expected_ids(emu, s, keys[s]) for s in selected}

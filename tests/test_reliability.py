@@ -64,10 +64,6 @@ def flow_ids(emu: Emulator) -> set[int]:
     }
 
 
-def error_lines(stderr: bytes) -> list[str]:
-    return [line for line in stderr.decode().splitlines() if " ERROR " in line or "ERROR" in line]
-
-
 # Refusals are not proof of a plan limit
 
 

@@ -7,24 +7,23 @@ description, kind and options, `sensitive` exactly for secrets, and valid for Me
 from __future__ import annotations
 
 import importlib.metadata
-import json
-import subprocess
-import sys
 import typing as t
 from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
 from tap_pipedrive.tap import OAUTH_SETTINGS, SECRET_SETTINGS
 from tests.test_hub_definition import (
     HUB_ONLY,
     SETTING_KEYS,
+    about_of,
     by_name,
     expected_kind,
     leaf_settings,
+    meltano_plugin,
     meltano_schema,  # noqa: F401 - a fixture
+    yaml_file,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,24 +32,17 @@ HUB_FILE = ROOT / "hub" / "target-pipedrive.yml"
 
 @pytest.fixture(scope="module")
 def about() -> dict[str, t.Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "target_pipedrive.target", "--about", "--format=json"],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(result.stdout)
+    return about_of("target_pipedrive.target")
 
 
 @pytest.fixture(scope="module")
 def hub() -> dict[str, t.Any]:
-    return yaml.safe_load(HUB_FILE.read_text(encoding="utf-8"))
+    return yaml_file(HUB_FILE)
 
 
 @pytest.fixture(scope="module")
 def loader() -> dict[str, t.Any]:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text(encoding="utf-8"))
-    return next(p for p in project["plugins"]["loaders"] if p["name"] == "target-pipedrive")
+    return meltano_plugin("loaders", "target-pipedrive")
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +57,7 @@ def test_identity(hub, about):
     assert (ROOT / hub["namespace"] / "__init__.py").exists()
     scripts = {e.name for e in distribution.entry_points if e.group == "console_scripts"}
     assert hub["executable"] in scripts
-    tap_hub = yaml.safe_load((ROOT / "hub" / "tap-pipedrive.yml").read_text(encoding="utf-8"))
+    tap_hub = yaml_file(ROOT / "hub" / "tap-pipedrive.yml")
     assert (hub["pip_url"], hub["repo"], hub["variant"]) == (
         tap_hub["pip_url"],
         tap_hub["repo"],

@@ -10,27 +10,20 @@ bookmark's `updated_at`, and the target skips those, as Pipedrive has them alrea
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import typing as t
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
+from tests.meltano_project import installed, meltano, meltano_env, meltano_project
 from tests.target_run import WRITES
-from tests.test_postgres import TARGET_VENV, Postgres, server_bindir, unavailable
+from tests.test_postgres import TARGET_VENV, Postgres, server_bindir
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-PLUGIN_DIRS = (
-    Path(".meltano", "extractors", "tap-postgres"),
-    Path(".meltano", "loaders", "target-pipedrive"),
-)
+PLUGINS = ("extractors/tap-postgres", "loaders/target-pipedrive")
 COMPANIES = [
     ("Nordic Widgets AS", "https://widgets.example", "NO-1", "Manufacturing"),
     ("Baltic Bank", "https://bank.example", "EE-2", "Finance"),
@@ -81,11 +74,7 @@ def postgres() -> t.Iterator[Postgres]:
     bindir = server_bindir()
     if bindir is None:
         unavailable("no PostgreSQL server binaries; `make postgres` installs them as root")
-    missing = [
-        str(p) for p in (MELTANO, *(ROOT / d / "venv" for d in PLUGIN_DIRS)) if not p.exists()
-    ]
-    if missing:
-        unavailable(f"Meltano or its plugins are not installed (run `make meltano`): {missing}")
+    installed(*PLUGINS)
     pg = Postgres(bindir)
     try:
         pg.start()
@@ -96,17 +85,8 @@ def postgres() -> t.Iterator[Postgres]:
 
 
 def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MELTANO_", "TAP_POSTGRES", "TARGET_PIPEDRIVE")) and k != "VIRTUAL_ENV"
-    }
-    env.update(
-        MELTANO_PROJECT_ROOT=str(project),
-        MELTANO_DATABASE_URI=f"sqlite:///{project.parent / 'meltano.db'}",
-        MELTANO_SEND_ANONYMOUS_USAGE_STATS="false",
-        MELTANO_DISABLE_TRACKING="true",
-        MELTANO_AUTO_INSTALL="false",
+    env = meltano_env(
+        project,
         TAP_POSTGRES_HOST="127.0.0.1",
         TAP_POSTGRES_PORT=str(pg.port),
         TAP_POSTGRES_USER="postgres",
@@ -120,27 +100,12 @@ def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> No
         TARGET_PIPEDRIVE_STREAMS=json.dumps(TARGET_STREAMS),
         TARGET_PIPEDRIVE_REJECTS_FILE=str(rejects),
     )
-    result = subprocess.run(
-        [str(MELTANO), "run", "tap-postgres", "target-pipedrive"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    meltano(project, env, "run", "tap-postgres", "target-pipedrive")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / ".meltano" / "extractors").mkdir(parents=True)
-    (root / ".meltano" / "loaders").mkdir()
-    shutil.copy(ROOT / "meltano.yml", root / "meltano.yml")
-    for plugin in PLUGIN_DIRS:
-        (root / plugin).symlink_to(ROOT / plugin, target_is_directory=True)
-    return root
+    return meltano_project(tmp_path, *PLUGINS)
 
 
 def writes(emu: Emulator) -> list[tuple[str, str]]:
