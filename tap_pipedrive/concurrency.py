@@ -31,9 +31,8 @@ class PacedSession(requests.Session):
     """The run's one HTTP session: at most `max_concurrency` requests in flight, one pause.
 
     `pause` holds every thread's next request, not just the caller's: it is the burst
-    throttle's sleep, and a 429 pauses every worker for the wait its headers name. With other
-    requests in flight, the window must also have room for those: the session pauses when the
-    burst window has no more requests left than are already on their way.
+    throttle's sleep (which counts the requests on their way with `others_in_flight`), and a
+    429 pauses every worker for the wait its headers name.
     """
 
     def __init__(
@@ -70,22 +69,14 @@ class PacedSession(requests.Session):
             finally:
                 with self._lock:
                     self._in_flight -= 1
-                    others = self._in_flight
-            self._observe(response, others)
+            if response.status_code == 429 and not budget_exhausted(response):
+                self._hold(retry_wait(response) or 1.0)
             return response
 
-    def _observe(self, response: requests.Response, others: int) -> None:
-        if response.status_code == 429:
-            if not budget_exhausted(response):
-                self._hold(retry_wait(response) or 1.0)
-            return
-        try:
-            remaining = float(response.headers.get("x-ratelimit-remaining", "inf"))
-            reset = float(response.headers.get("x-ratelimit-reset", "1"))
-        except ValueError:
-            return
-        if others and remaining <= others:
-            self._hold(reset)
+    def others_in_flight(self) -> int:
+        """Requests on their way besides the caller's (a response hook's: it is still counted)."""
+        with self._lock:
+            return max(self._in_flight - 1, 0)
 
     def _hold(self, seconds: float) -> None:
         with self._lock:

@@ -58,14 +58,32 @@ def normalize_start_date(value: str) -> str:
     return moment.in_timezone("UTC").format("YYYY-MM-DDTHH:mm:ss[Z]")
 
 
+def credentials_errors(config: t.Mapping[str, t.Any], env_prefix: str) -> list[str]:
+    """An API token, or all three OAuth settings; `env_prefix` names the plugin's variables."""
+    if config.get("api_token") or all(map(config.get, OAUTH_SETTINGS)):
+        return []
+    return [
+        f"No credentials: set `api_token` ({env_prefix}_API_TOKEN), or all of "
+        "`client_id`, `client_secret` and `refresh_token` for OAuth."
+    ]
+
+
+def root_url_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """The API root and the OAuth server must be https (or a local http address)."""
+    urls = ("api_url", "company_domain", "oauth_url")
+    if not all(isinstance(config.get(name), (str, type(None))) for name in urls):
+        return []  # the JSON schema's errors say why
+    try:
+        check_root_url(root_url(config))
+        check_root_url(config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
+    except ConfigError as error:
+        return [str(error)]
+    return []
+
+
 def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Return what is wrong with the settings beyond their JSON schema, one reason each."""
-    errors = []
-    if not config.get("api_token") and not all(map(config.get, OAUTH_SETTINGS)):
-        errors.append(
-            "No credentials: set `api_token` (TAP_PIPEDRIVE_API_TOKEN), or all of "
-            "`client_id`, `client_secret` and `refresh_token` for OAuth."
-        )
+    errors = credentials_errors(config, "TAP_PIPEDRIVE")
     start_date = config.get("start_date")
     if isinstance(start_date, str) and start_date:
         try:
@@ -88,11 +106,4 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         value = config.get(name)
         if isinstance(value, int) and value < 1:
             errors.append(f"`{name}` must be at least 1, not {value!r}.")
-    urls = ("api_url", "company_domain", "oauth_url")
-    if all(isinstance(config.get(name), (str, type(None))) for name in urls):
-        try:
-            check_root_url(root_url(config))
-            check_root_url(config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
-        except ConfigError as error:
-            errors.append(str(error))
-    return errors
+    return errors + root_url_errors(config)

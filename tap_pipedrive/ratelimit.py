@@ -74,20 +74,27 @@ def retry_waits(
 
 
 class BurstThrottle:
-    """Pauses after a response that leaves the burst window used up."""
+    """Pauses after a response that leaves the burst window no room for the next request.
 
-    def __init__(self, sleep: t.Callable[[float], None] = time.sleep) -> None:
+    The next request is this thread's, and those of the other threads already on their way
+    (`in_flight`), which the window must also have room for.
+    """
+
+    def __init__(
+        self,
+        sleep: t.Callable[[float], None] = time.sleep,
+        in_flight: t.Callable[[], int] = lambda: 0,
+    ) -> None:
         self._sleep = sleep
-        self.pauses = 0
-        self.paused_seconds = 0.0
+        self._in_flight = in_flight
 
     def __call__(self, response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
         """A `requests` response hook."""
         remaining = _number(response, "x-ratelimit-remaining")
-        if remaining is None or remaining > LOW_WATER or response.status_code == 429:
+        if remaining is None or response.status_code == 429:
+            return
+        if remaining > LOW_WATER + self._in_flight():
             return
         wait = min(_number(response, "x-ratelimit-reset") or 1.0, MAX_HEADER_WAIT)
         logger.info("Burst window used (%d left): pausing %.1fs", remaining, wait)
-        self.pauses += 1
-        self.paused_seconds += wait
         self._sleep(wait)

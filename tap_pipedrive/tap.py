@@ -343,7 +343,8 @@ class TapPipedrive(Tap):
         The throttle's pause holds every thread (`PacedSession.pause`), not just its own.
         """
         session = PacedSession(self.max_concurrency)
-        session.hooks["response"].append(BurstThrottle(sleep=session.pause))
+        throttle = BurstThrottle(sleep=session.pause, in_flight=session.others_in_flight)
+        session.hooks["response"].append(throttle)
         return session
 
     @functools.cached_property

@@ -29,12 +29,6 @@ class Entity:
     #: The natural key a stream may match on without a custom field (`email`, `name`).
     natural_keys: frozenset[str] = frozenset()
 
-    def cost(self, method: str) -> int:
-        """Tokens one write with this method costs."""
-        if method == "POST":
-            return self.create_cost
-        return self.delete_cost if method == "DELETE" else self.update_cost
-
 
 def _fields(names: str) -> frozenset[str]:
     return frozenset(names.split())

@@ -249,9 +249,13 @@ class EntitySink(RecordSink):
 
     def _write(self, record: dict[str, t.Any]) -> None:
         entity = self.entity
+        deleted = record.get("_sdc_deleted_at") is not None
+        if deleted and not self.config.get("hard_delete"):
+            self.tally.skipped += 1  # before matching: no index read for a record left alone
+            return
         existing, current = self.existing(record)
-        if record.get("_sdc_deleted_at") is not None:
-            if not self.config.get("hard_delete") or existing is None:
+        if deleted:
+            if existing is None:
                 self.tally.skipped += 1
                 return
             self.writer.write("DELETE", f"{entity.path}/{existing}", None, entity.delete_cost)

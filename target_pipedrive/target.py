@@ -13,9 +13,10 @@ from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
-from tap_pipedrive.auth import DEFAULT_OAUTH_URL, ConfigError, check_root_url, root_url
+from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.client import BudgetExhaustedError
-from tap_pipedrive.tap import EXPECTED_ERRORS, OAUTH_SETTINGS, SECRET_SETTINGS, TapPipedrive
+from tap_pipedrive.config import credentials_errors, root_url_errors
+from tap_pipedrive.tap import SECRET_SETTINGS, TapPipedrive, failure_message
 from target_pipedrive.client import Reader
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
@@ -66,6 +67,14 @@ class TargetPipedrive(Target):
         "properties": {
             **{
                 name: TapPipedrive.config_jsonschema["properties"][name] for name in SHARED_SETTINGS
+            },
+            "retry_patience_seconds": {
+                **TapPipedrive.config_jsonschema["properties"]["retry_patience_seconds"],
+                "description": (
+                    "How long one request is retried through server errors (5xx), timeouts and "
+                    "dropped connections (waits from 1 s, doubling, at most 60 s) before the run "
+                    "stops, with the summary of what was written and one line naming the fault."
+                ),
             },
             **th.PropertiesList(
                 th.Property(
@@ -139,16 +148,8 @@ class TargetPipedrive(Target):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Add the checks JSON schema cannot express: credentials and an https root."""
         errors = super()._validate_config(raise_errors=False)
-        if not self.config.get("api_token") and not all(map(self.config.get, OAUTH_SETTINGS)):
-            errors.append(
-                "No credentials: set `api_token` (TARGET_PIPEDRIVE_API_TOKEN), or all of "
-                "`client_id`, `client_secret` and `refresh_token` for OAuth."
-            )
-        try:
-            check_root_url(root_url(self.config))
-            check_root_url(self.config.get("oauth_url") or DEFAULT_OAUTH_URL, "`oauth_url`")
-        except ConfigError as error:
-            errors.append(str(error))
+        errors += credentials_errors(self.config, "TARGET_PIPEDRIVE")
+        errors += root_url_errors(self.config)
         for name in SECRET_SETTINGS:
             secret = self.config.get(name)
             if secret:
@@ -160,7 +161,8 @@ class TargetPipedrive(Target):
     @functools.cached_property
     def reader(self) -> Reader:
         """The tap on the same settings: its session, auth, rate limits, reads and errors."""
-        config = {name: self.config[name] for name in SHARED_SETTINGS if name in self.config}
+        shared = (*SHARED_SETTINGS, "retry_patience_seconds")
+        config = {name: self.config[name] for name in shared if name in self.config}
         config["user_agent"] = config.get("user_agent") or f"{self.name}/{self.plugin_version}"
         return Reader(config=config, validate_config=False, setup_mapper=False)
 
@@ -229,16 +231,21 @@ class TargetPipedrive(Target):
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
-        """The SDK's command, reporting expected failures in one line instead of a traceback."""
+        """The SDK's command, reporting expected failures in one line instead of a traceback.
+
+        The same lines as the tap's (`failure_message`): its errors, and faults that outlasted
+        every retry.
+        """
         command = super().get_singer_command()
         report_unexpected = command.excepthook  # type: ignore[attr-defined]
-        expected = (*EXPECTED_ERRORS, RejectedRecordsError)
 
         def excepthook(
             kind: type[BaseException], error: BaseException, trace: TracebackType | None
         ) -> None:
-            if issubclass(kind, expected):
-                logging.getLogger(cls.name).error("%s", error)
+            is_rejects = isinstance(error, RejectedRecordsError)
+            message = str(error) if is_rejects else failure_message(error)
+            if message is not None:
+                logging.getLogger(cls.name).error("%s", message)
                 return
             report_unexpected(kind, error, trace)
 

@@ -7,7 +7,7 @@ import typing as t
 import pytest
 
 from tap_pipedrive.client import PipedriveStream
-from tests.conftest import TOKEN
+from tests.conftest import OAUTH, TOKEN, oauth_emulator
 from tests.emulator import Emulator
 from tests.target_run import messages, rejects, run_cli, target_config, write, writes
 
@@ -174,17 +174,8 @@ def test_a_stream_mapped_to_no_entity_fails_with_one_line_and_writes_nothing(emu
     assert writes(emu) == []
 
 
-OAUTH = {"client_id": "app-7", "client_secret": "client-secret-5e1", "refresh_token": "rt-9d2"}
-
-
 def test_writes_authenticate_with_oauth_and_log_no_secret(tmp_path):
-    with Emulator(
-        seed=5,
-        scale=40,
-        api_token=TOKEN,
-        oauth_client=(OAUTH["client_id"], OAUTH["client_secret"]),
-        refresh_token=OAUTH["refresh_token"],
-    ) as emu:
+    with oauth_emulator(seed=5, scale=40) as emu:
         config = {
             **OAUTH,
             "oauth_url": f"{emu.url}/oauth/token",
@@ -230,3 +221,19 @@ def test_a_match_key_that_names_no_field_fails_with_one_line(emu, tmp_path):
     ]
     assert "Traceback" not in result.stderr
     assert writes(emu) == []
+
+
+def test_a_5xx_on_every_try_stops_with_one_line_after_the_records_written(emu, tmp_path):
+    emu.inject(PERSONS, "status", status=503, after=1, times=-1)
+    config = target_config(emu, tmp_path, retry_patience_seconds=1)
+    result = run_cli(config, messages("persons", CONTACTS[:3]), tmp_path)
+    assert result.returncode == 1
+    line = result.stderr.splitlines()[-1]
+    assert "| ERROR    | target-pipedrive " in line
+    assert "Pipedrive answered 503 Service Unavailable for /api/v2/persons" in line
+    assert line.endswith("still failing after every retry: run again later (the next run resumes "
+                         "from the last state emitted).")  # fmt: skip
+    assert "Traceback" not in result.stderr
+    assert contacts(emu) == ["c0@warehouse.example"]
+    first, *retried = [status for _, _, status in writes(emu)]
+    assert (first, set(retried)) == (200, {503})

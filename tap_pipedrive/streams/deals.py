@@ -72,7 +72,7 @@ class DealsStream(V2Stream):
         marks += [
             child.watermark(context)
             for child in children
-            if child.selected and child.has_access() and not child.failure
+            if child.selected and not child.failure and child.has_access()
         ]
         return None if None in marks else min(t.cast("list[str]", marks), default=None)
 
