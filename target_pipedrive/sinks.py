@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import typing as t
 
 from singer_sdk.sinks import RecordSink
 
-from tap_pipedrive.auth import ConfigError
+from pipedrive_api.errors import ConfigError
 from tap_pipedrive.custom_fields import CustomField
 from target_pipedrive.client import Rejected, Writer
 from target_pipedrive.entities import ENTITIES, Entity
@@ -21,32 +20,26 @@ from target_pipedrive.fields import (
 )
 
 if t.TYPE_CHECKING:
-    from tap_pipedrive.client import DefinitionsStream, PipedriveStream
-    from target_pipedrive.target import TargetPipedrive
+    from singer_sdk import Target
+
+    from pipedrive_api.client import PipedriveClient
+    from target_pipedrive.outcome import Outcome
+
+
+class Run(t.Protocol):
+    """What a sink uses of its target: the run's client and outcome."""
+
+    @property
+    def client(self) -> PipedriveClient:
+        """The run's Pipedrive client."""
+
+    @property
+    def outcome(self) -> Outcome:
+        """The run's tallies, rejects and summary."""
+
 
 #: Columns that steer the write rather than carry a value.
 _CONTROL = frozenset({"id", "_sdc_deleted_at"})
-
-
-@dataclasses.dataclass
-class Tally:
-    """What a stream's records became, and what it cost."""
-
-    created: int = 0
-    updated: int = 0
-    deleted: int = 0
-    skipped: int = 0
-    rejected: int = 0
-    requests: int = 0
-    tokens: int = 0
-
-    def line(self) -> str:
-        """The summary line of a stream."""
-        return (
-            f"created {self.created}, updated {self.updated}, deleted {self.deleted}, "
-            f"skipped {self.skipped}, rejected {self.rejected}; "
-            f"{self.requests} requests, {self.tokens} tokens"
-        )
 
 
 class EntitySink(RecordSink):
@@ -63,19 +56,17 @@ class EntitySink(RecordSink):
         """Pipedrive validates the records (see the target's capabilities), not the sink."""
         return False
 
-    def __init__(self, target: TargetPipedrive, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, target: Target, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(target, *args, **kwargs)
-        self.target = target
-        settings = target.stream_settings(self.stream_name)
+        run = t.cast("Run", target)
+        self.outcome = run.outcome
+        settings = self.outcome.stream_settings(self.stream_name)
         self.entity: Entity = ENTITIES[settings["entity"]]
         self.mode: str = settings.get("mode") or target.config.get("mode", "upsert")
         self.match_key: str | None = settings.get("match_key")
-        self.tally = target.tally(self.stream_name)
-        self.writer = Writer(self.tap_stream)
+        self.tally = self.outcome.tally(self.stream_name)
+        self.writer = Writer(run.client)
         self._reported: set[str] = set()
-        #: Requests and tokens of the reads (field definitions, the match index).
-        self._read_requests = 0
-        self._read_tokens = 0
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -83,21 +74,11 @@ class EntitySink(RecordSink):
         return True
 
     @functools.cached_property
-    def tap_stream(self) -> PipedriveStream:
-        """The tap's stream of this entity: its session, auth, retries, reads."""
-        return t.cast("PipedriveStream", self.target.reader.streams[self.entity.name])
-
-    @functools.cached_property
     def definitions(self) -> list[dict[str, t.Any]]:
         """The entity's field definitions (read once), empty for an entity without them."""
-        fields_stream = self.tap_stream.fields_stream
-        if fields_stream is None:
+        if self.entity.definitions is None:
             return []
-        stream = t.cast("DefinitionsStream", self.target.reader.streams[fields_stream])
-        before = stream.progress.tokens, stream.progress.requests
-        definitions = stream.definitions
-        self._count_reads(stream, before)
-        return definitions
+        return self.writer.definitions(self.entity.definitions, self.logger)
 
     @functools.cached_property
     def custom(self) -> CustomFieldWriter | None:
@@ -105,7 +86,7 @@ class EntitySink(RecordSink):
         if not self.entity.custom_fields:
             return None
         fields = [f for row in self.definitions if (f := CustomField.from_definition(row))]
-        return CustomFieldWriter(fields, reserved=self.tap_stream.base_schema["properties"])
+        return CustomFieldWriter(fields, reserved=self.entity.schema["properties"])
 
     @functools.cached_property
     def standard_options(self) -> dict[str, dict[t.Any, str]]:
@@ -139,16 +120,13 @@ class EntitySink(RecordSink):
     @functools.cached_property
     def index(self) -> dict[str, dict[str, t.Any]]:
         """Match key value -> item, from one read of the entity's list (lowest id wins)."""
-        stream = self.tap_stream
-        # The whole list, not an incremental window: an item written a second ago (whose
-        # update_time is the window's exclusive end) must be found too.
-        stream.replication_key = None
-        before = stream.progress.tokens, stream.progress.requests
+        # The whole list, not an incremental window: an item written a second ago must be found.
+        # The definitions first: they name the custom fields an item's keys are read from.
+        self.definitions  # noqa: B018
         index: dict[str, dict[str, t.Any]] = {}
-        for row in stream.get_records(None):
+        for row in self.writer.read(self.entity.listing):
             for key in self._keys_of_item(row):
                 index.setdefault(key, row)
-        self._count_reads(stream, before)
         return index
 
     def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[str]:
@@ -237,15 +215,15 @@ class EntitySink(RecordSink):
             self._write(record)
         except (Rejected, Unwritable) as error:
             self.tally.rejected += 1
-            self.target.reject(self.stream_name, record, str(error))
+            self.outcome.reject(self.stream_name, record, str(error))
         except Exception as error:
             self._count()
-            self.target.stop(error)
+            self.outcome.stop(error)
         self._count()
 
     def _count(self) -> None:
-        self.tally.requests = self.writer.requests + self._read_requests
-        self.tally.tokens = self.writer.tokens + self._read_tokens
+        self.tally.requests = self.writer.requests
+        self.tally.tokens = self.writer.tokens
 
     def _write(self, record: dict[str, t.Any]) -> None:
         entity = self.entity
@@ -287,10 +265,6 @@ class EntitySink(RecordSink):
         if "index" in self.__dict__:
             for key in [k for k, item in self.index.items() if item["id"] == item_id]:
                 del self.index[key]
-
-    def _count_reads(self, stream: PipedriveStream, before: tuple[int, int]) -> None:
-        self._read_tokens += stream.progress.tokens - before[0]
-        self._read_requests += stream.progress.requests - before[1]
 
 
 def _same(given: t.Any, current: t.Any) -> bool:

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import typing as t
-from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 
-from tap_pipedrive.auth import ConfigError
-from tap_pipedrive.client import BudgetExhaustedError
-from tap_pipedrive.config import credentials_errors, root_url_errors
-from tap_pipedrive.tap import SECRET_SETTINGS, TapPipedrive, failure_message
-from target_pipedrive.client import Reader
+from pipedrive_api.client import PipedriveClient
+from pipedrive_api.errors import failure_message
+from tap_pipedrive.config import SECRET_SETTINGS, SETTINGS, credentials_errors, root_url_errors
 from target_pipedrive.entities import ENTITIES
-from target_pipedrive.fields import jsonable
-from target_pipedrive.sinks import EntitySink, Tally
+from target_pipedrive.outcome import Outcome, RejectedRecordsError, Tally
+from target_pipedrive.sinks import EntitySink
 
 if t.TYPE_CHECKING:
     from types import TracebackType
@@ -42,10 +38,6 @@ SHARED_SETTINGS = (
 _ENTITY_NAMES = sorted(ENTITIES)
 
 
-class RejectedRecordsError(Exception):
-    """Records were rejected and `allow_rejects` is off: the run fails, after writing the rest."""
-
-
 class TargetPipedrive(Target):
     """Singer target writing records into Pipedrive (reverse ETL)."""
 
@@ -65,11 +57,9 @@ class TargetPipedrive(Target):
     config_jsonschema: t.ClassVar[dict[str, t.Any]] = {
         "type": "object",
         "properties": {
-            **{
-                name: TapPipedrive.config_jsonschema["properties"][name] for name in SHARED_SETTINGS
-            },
+            **{name: SETTINGS["properties"][name] for name in SHARED_SETTINGS},
             "retry_patience_seconds": {
-                **TapPipedrive.config_jsonschema["properties"]["retry_patience_seconds"],
+                **SETTINGS["properties"]["retry_patience_seconds"],
                 "description": (
                     "How long one request is retried through server errors (5xx), timeouts and "
                     "dropped connections (waits from 1 s, doubling, at most 60 s) before the run "
@@ -142,8 +132,6 @@ class TargetPipedrive(Target):
         super().__init__(*args, **kwargs)
         # One request at a time: the burst window and the rejects file are shared.
         self.max_parallelism = 1
-        self._tallies: dict[str, Tally] = {}
-        self._rejected = 0
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Add the checks JSON schema cannot express: credentials and an https root."""
@@ -159,75 +147,24 @@ class TargetPipedrive(Target):
         return errors
 
     @functools.cached_property
-    def reader(self) -> Reader:
-        """The tap on the same settings: its session, auth, rate limits, reads and errors."""
-        shared = (*SHARED_SETTINGS, "retry_patience_seconds")
-        config = {name: self.config[name] for name in shared if name in self.config}
-        config["user_agent"] = config.get("user_agent") or f"{self.name}/{self.plugin_version}"
-        return Reader(config=config, validate_config=False, setup_mapper=False)
+    def client(self) -> PipedriveClient:
+        """The run's Pipedrive client: the tap's session, auth, rate limits, retries and errors."""
+        user_agent = self.config.get("user_agent") or f"{self.name}/{self.plugin_version}"
+        return PipedriveClient(self.config, user_agent=user_agent)
 
-    def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
-        """A stream's `streams` entry, its entity defaulting to the stream's name."""
-        settings = dict((self.config.get("streams") or {}).get(stream_name) or {})
-        settings.setdefault("entity", stream_name)
-        if settings["entity"] not in ENTITIES:
-            msg = (
-                f"Stream '{stream_name}' maps to no Pipedrive entity: name it after one "
-                f"({', '.join(_ENTITY_NAMES)}) or map it in the `streams` setting."
-            )
-            raise ConfigError(msg)
-        return settings
+    @functools.cached_property
+    def outcome(self) -> Outcome:
+        """What the records became: tallies, the rejects file, the summary."""
+        return Outcome(self.config, self.logger)
 
     def tally(self, stream_name: str) -> Tally:
         """The counters of a stream (one per stream for the whole run)."""
-        return self._tallies.setdefault(stream_name, Tally())
-
-    @functools.cached_property
-    def _rejects_path(self) -> Path:
-        return Path(self.config.get("rejects_file") or "pipedrive-rejects.jsonl")
-
-    def reject(self, stream_name: str, record: t.Mapping[str, t.Any], reason: str) -> None:
-        """Append a refused record, its stream and the reason to the rejects file."""
-        self._rejected += 1
-        # The SDK's bookkeeping columns are not the record's; a deletion mark is.
-        kept = {
-            key: jsonable(value)
-            for key, value in record.items()
-            if not key.startswith("_sdc_") or (key == "_sdc_deleted_at" and value is not None)
-        }
-        line = {"stream": stream_name, "reason": reason, "record": kept}
-        with self._rejects_path.open("a", encoding="utf-8") as rejects:
-            rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
-        self.logger.warning("Stream '%s': record rejected: %s", stream_name, reason)
-
-    def summarize(self) -> None:
-        """Log what each stream's records became and what they cost."""
-        for stream_name, tally in self._tallies.items():
-            self.logger.info("Stream '%s': %s", stream_name, tally.line())
-
-    def stop(self, error: Exception) -> t.NoReturn:
-        """End the run on a fatal error, after the records already written: summary first."""
-        self.summarize()
-        if isinstance(error, BudgetExhaustedError):
-            written = sum(n.created + n.updated + n.deleted for n in self._tallies.values())
-            msg = (
-                f"Stopped: Pipedrive's daily token budget is spent, after {written} record(s) "
-                "were written. Run again after the reset (midnight in the company's time "
-                "zone): upserts match what was written, so nothing is created twice."
-            )
-            raise BudgetExhaustedError(msg) from None
-        raise error
+        return self.outcome.tally(stream_name)
 
     def process_endofpipe(self) -> None:
         """Finish the sinks, log the summary, and fail the run for rejects unless allowed."""
         super().process_endofpipe()
-        self.summarize()
-        if self._rejected and not self.config.get("allow_rejects"):
-            msg = (
-                f"{self._rejected} record(s) rejected by Pipedrive, written with the reasons to "
-                f"{self._rejects_path} (set `allow_rejects` to accept rejects)."
-            )
-            raise RejectedRecordsError(msg)
+        self.outcome.finish()
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

@@ -48,7 +48,7 @@ def assert_clean_failure(result, exit_code: int, *phrases: str) -> str:
 
 #: The tap with retry waits of milliseconds (the retries' count, not the clock, is under test).
 QUICK_RETRIES = (
-    "from tap_pipedrive.client import PipedriveStream; PipedriveStream.retry_base_seconds = 0.001;"
+    "from pipedrive_api.client import PipedriveClient; PipedriveClient.retry_base_seconds = 0.001;"
     "from tap_pipedrive.tap import TapPipedrive; TapPipedrive.cli()"
 )
 #: The other ERROR lines an exhausted retry leaves: the SDK's notice of each try.

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from pipedrive_api.endpoints import (
+    DEAL_INCLUDE_FIELDS,
+    ORGANIZATION_INCLUDE_FIELDS,
+    PERSON_INCLUDE_FIELDS,
+)
 from tap_pipedrive.streams import STREAM_TYPES
-from tap_pipedrive.streams.crm import ORGANIZATION_INCLUDE_FIELDS, PERSON_INCLUDE_FIELDS
-from tap_pipedrive.streams.deals import DEAL_INCLUDE_FIELDS
 from tests.emulator import spec
 
 BY_NAME = {stream.name: stream for stream in STREAM_TYPES}
