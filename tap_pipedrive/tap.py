@@ -301,10 +301,11 @@ class TapPipedrive(Tap):
             default=True,
             title="Emit ACTIVATE_VERSION messages",
             description=(
-                "Announce each full read of a full-table stream (users, stages, pipelines, "
-                "filters, ...) with an ACTIVATE_VERSION message, so that a target soft-deletes "
-                "(target-postgres: `_sdc_deleted_at`) the rows gone from Pipedrive. `false` "
-                "turns it off."
+                "End each complete read of a full-table stream (users, stages, pipelines, "
+                "filters, ...) with an ACTIVATE_VERSION message, after its records, so that a "
+                "target soft-deletes (target-postgres: `_sdc_deleted_at`) the rows gone from "
+                "Pipedrive. A read that was refused, failed or stopped by `max_tokens_per_run` "
+                "sends none. `false` turns it off."
             ),
         ),
     ).to_dict()
