@@ -290,6 +290,18 @@ class TapPipedrive(Tap):
             ),
         ),
         th.Property(
+            "deleted_records_lookback_minutes",
+            th.IntegerType,
+            default=5,
+            title="Deletions look-back (minutes)",
+            description=(
+                "`deleted_records` starts each run this many minutes before its bookmark, so "
+                "that a deletion Pipedrive stamped before the previous read ended but committed "
+                "after it is still read. Deletions read again are the same rows (key: entity, "
+                "id). `0` turns the margin off."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
