@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from pipedrive_api.responses import envelope, payload
-from pipedrive_api.times import format_instant, to_rfc3339, v1_time
+from pipedrive_api.responses import envelope, payload, server_time
+from pipedrive_api.times import format_instant, instant, to_rfc3339, v1_time
 
 if t.TYPE_CHECKING:
     import requests
@@ -127,8 +127,7 @@ Page = tuple[str, int]
 
 def second_before(moment: str) -> str:
     """One second before an RFC 3339 UTC instant."""
-    parsed = datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return format_instant(parsed - datetime.timedelta(seconds=1))
+    return format_instant(instant(moment) - datetime.timedelta(seconds=1))
 
 
 class RecentsPaging(Paging):
@@ -149,6 +148,8 @@ class RecentsPaging(Paging):
         self.clock = clock or since
         #: The newest change time read before `until`: where the next run can start.
         self.newest: str | None = None
+        #: Pipedrive's clock (the `Date` header) when it answered the last page.
+        self.server_time: str | None = None
         self._seen: set[tuple[t.Any, t.Any, str | None]] = set()
         self._page_size = 0
 
@@ -156,6 +157,7 @@ class RecentsPaging(Paging):
         """The page's changes not read before, each with its time (RFC 3339)."""
         entries = (payload(response) or {}).get("data") or []
         self._page_size = len(entries)
+        self.server_time = server_time(response) or self.server_time
         changes = []
         for entry in entries:
             data = entry.get("data")

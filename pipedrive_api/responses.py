@@ -6,6 +6,7 @@ error carrying the line users see.
 
 from __future__ import annotations
 
+import email.utils
 import typing as t
 from urllib.parse import urlparse
 
@@ -21,6 +22,7 @@ from pipedrive_api.errors import (
     TransientError,
 )
 from pipedrive_api.ratelimit import budget_exhausted
+from pipedrive_api.times import format_instant
 
 if t.TYPE_CHECKING:
     import requests
@@ -74,6 +76,14 @@ def records(response: requests.Response, records_key: str | None = None) -> list
     if isinstance(data, list):
         return data
     return [data] if data else []
+
+
+def server_time(response: requests.Response) -> str | None:
+    """The `Date` header of an answer as RFC 3339 UTC (None if absent or not a date)."""
+    try:
+        return format_instant(email.utils.parsedate_to_datetime(response.headers["Date"]))
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def path_of(response: requests.Response) -> str:

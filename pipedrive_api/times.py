@@ -48,3 +48,8 @@ def format_instant(moment: datetime.datetime) -> str:
 def v1_time(moment: str) -> str:
     """RFC 3339 UTC (`2025-03-04T05:06:07Z`) as v1's `2025-03-04 05:06:07`."""
     return f"{moment[:10]} {moment[11:19]}"
+
+
+def instant(moment: str) -> datetime.datetime:
+    """An RFC 3339 instant (`...Z`) as an aware datetime."""
+    return datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))

@@ -57,8 +57,41 @@ class PipedriveStream(RecordsStream):
 
     @property
     def emit_activate_version_messages(self) -> bool:
-        """Whether a full-table read is announced with ACTIVATE_VERSION (on by default)."""
+        """Whether a complete full-table read is activated (ACTIVATE_VERSION; on by default)."""
         return bool(self.config.get("emit_activate_version_messages", True))
+
+    def _write_activate_version_message(self, full_table_version: int) -> None:
+        """Hold the version back: the SDK sends it before the records, `_sync_records` after.
+
+        A target retires the rows of older versions when it receives ACTIVATE_VERSION; sent
+        first, every row looked deleted until the records came, and stayed so after a read
+        that stopped half way.
+        """
+        self._pending_version = full_table_version
+
+    _pending_version: int | None = None
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict[str, t.Any], t.Any, t.Any]:
+        """The SDK's sync of every partition; then ACTIVATE_VERSION, if the read was complete.
+
+        Only a read that ended with no refusal, failure or spent budget proves that the rows it
+        did not send are gone (an interruption or a run-stopping error never gets here).
+        """
+        yield from super()._sync_records(context, write_messages=write_messages)
+        version, self._pending_version = self._pending_version, None
+        if version is not None and write_messages and not self.incomplete:
+            super()._write_activate_version_message(version)
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why this run's read of the stream did not cover it all, if it did not."""
+        if self.access_denied:
+            return "refused"
+        if self.failure:
+            return "failed"
+        return "token limit" if self.stopped_by_budget else None
 
     @property
     def user_agent(self) -> str:
@@ -176,6 +209,7 @@ class PipedriveStream(RecordsStream):
         except TokenLimitReached as reached:
             # A clean stop: the bookmark stands where the records stopped; later reads stop at
             # their first call, so the run ends (exit 0) without spending more.
+            self.stopped_by_budget = True
             self.client.ledger.stop(reached, self.logger)
         except RunStoppingError:
             self._write_state_message()
@@ -191,6 +225,8 @@ class PipedriveStream(RecordsStream):
     access_denied: str | None = None
     #: Why this stream failed in this run, if it did (reported at the end; the run fails).
     failure: str | None = None
+    #: Whether `max_tokens_per_run` stopped this stream's read in this run.
+    stopped_by_budget: bool = False
 
     def stop(self, error: Exception) -> None:
         """Take this stream out of the rest of the run, as skipped (refused) or failed."""

@@ -167,6 +167,18 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "deleted_records_lookback_minutes",
+        th.IntegerType,
+        default=5,
+        title="Deletions look-back (minutes)",
+        description=(
+            "`deleted_records` starts each run this many minutes before its bookmark, so "
+            "that a deletion Pipedrive stamped before the previous read ended but committed "
+            "after it is still read. Deletions read again are the same rows (key: entity, "
+            "id). `0` turns the margin off."
+        ),
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         title="User agent",
@@ -178,10 +190,11 @@ SETTINGS = th.PropertiesList(
         default=True,
         title="Emit ACTIVATE_VERSION messages",
         description=(
-            "Announce each full read of a full-table stream (users, stages, pipelines, "
-            "filters, ...) with an ACTIVATE_VERSION message, so that a target soft-deletes "
-            "(target-postgres: `_sdc_deleted_at`) the rows gone from Pipedrive. `false` "
-            "turns it off."
+            "End each complete read of a full-table stream (users, stages, pipelines, "
+            "filters, ...) with an ACTIVATE_VERSION message, after its records, so that a "
+            "target soft-deletes (target-postgres: `_sdc_deleted_at`) the rows gone from "
+            "Pipedrive. A read that was refused, failed or stopped by `max_tokens_per_run` "
+            "sends none. `false` turns it off."
         ),
     ),
 ).to_dict()

@@ -8,7 +8,6 @@ state, of a sequential read (see `tap_pipedrive.concurrency`).
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import math
 import typing as t
@@ -16,7 +15,7 @@ import typing as t
 from singer_sdk.pagination import SinglePagePaginator
 
 from pipedrive_api.pagination import CursorPaging, is_empty
-from pipedrive_api.times import format_instant
+from pipedrive_api.times import format_instant, instant
 from tap_pipedrive import concurrency
 from tap_pipedrive.http import HTTPStream
 
@@ -33,10 +32,6 @@ WINDOW_PAGES = 4
 WINDOW_MIN_WAIT_SECONDS = 0.05
 
 
-def _instant(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def windows(
     rows: list[dict[str, t.Any]], upper_bound: str, count_limit: int, page_size: int
 ) -> list[tuple[str, str]]:
@@ -48,14 +43,14 @@ def windows(
     oldest, newest = rows[0].get("update_time"), rows[-1].get("update_time")
     if not oldest or not newest:
         return []
-    start = _instant(newest)
-    span = max((start - _instant(oldest)).total_seconds(), 1.0)
-    rest = (_instant(upper_bound) - start).total_seconds()
+    start = instant(newest)
+    span = max((start - instant(oldest)).total_seconds(), 1.0)
+    rest = (instant(upper_bound) - start).total_seconds()
     pages = rest / span * len(rows) / page_size
     count = min(count_limit, math.ceil(pages / WINDOW_PAGES))
     if count < 2:
         return []
-    step = (_instant(upper_bound) - start) / count
+    step = (instant(upper_bound) - start) / count
     bounds = [format_instant(start + step * i) for i in range(count)] + [upper_bound]
     return [(low, high) for low, high in itertools.pairwise(bounds) if low < high]
 

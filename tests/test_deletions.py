@@ -18,7 +18,7 @@ from tap_pipedrive.streams.deletions import DeletedRecordsStream
 from tap_pipedrive.tap import TapPipedrive
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator, spec
-from tests.singer_run import discover, sync
+from tests.singer_run import discover, select, sync
 
 UTC = datetime.timezone.utc
 #: The tap asks recents from a second before its bookmark (the API lists changes after it).
@@ -27,6 +27,10 @@ STREAM = "deleted_records"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 #: Stream name -> emulator entity of the five entities whose deletions the stream reports.
 ENTITIES = ("persons", "organizations", "activities", "products", "notes")
+#: The documented default of `deleted_records_lookback_minutes`.
+LOOKBACK = datetime.timedelta(minutes=5)
+#: Tests of the bookmark's own second turn the look-back margin off.
+NO_MARGIN = {"deleted_records_lookback_minutes": 0}
 
 
 @pytest.fixture(autouse=True)
@@ -101,12 +105,14 @@ def test_a_second_run_emits_only_later_deletions_and_those_of_the_bookmark_secon
     persons = sorted(fresh_emulator.ids("persons"))
     fresh_emulator.delete("persons", persons[:2], when=mark - datetime.timedelta(seconds=2))
     fresh_emulator.delete("notes", [1, 2], when=mark)
-    first = sync(config_for(fresh_emulator), streams=[STREAM])
+    first = sync(config_for(fresh_emulator, **NO_MARGIN), streams=[STREAM])
     assert bookmark(first.final_state) == rfc3339(mark)
     # Later: one deletion after the bookmark, one landing late in the bookmark's second.
     fresh_emulator.delete("products", [3], when=mark + datetime.timedelta(seconds=2))
     fresh_emulator.delete("activities", [4], when=mark)
-    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
+    second = sync(
+        config_for(fresh_emulator, **NO_MARGIN), state=first.final_state, streams=[STREAM]
+    )
     assert deleted(second) == {("notes", 1), ("notes", 2), ("products", 3), ("activities", 4)}
 
 
@@ -114,15 +120,62 @@ def test_the_bookmark_moves_past_updates_read_after_the_last_deletion(fresh_emul
     updated = a_moment_ago(6)
     fresh_emulator.delete("persons", [1], when=updated - datetime.timedelta(seconds=3))
     fresh_emulator.touch("organizations", [2], when=updated)
-    first = sync(config_for(fresh_emulator), streams=[STREAM])
+    first = sync(config_for(fresh_emulator, **NO_MARGIN), streams=[STREAM])
     assert deleted(first) == {("persons", 1)}
     assert bookmark(first.final_state) == rfc3339(updated)
     fresh_emulator.clear_log()
-    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
+    second = sync(
+        config_for(fresh_emulator, **NO_MARGIN), state=first.final_state, streams=[STREAM]
+    )
     assert deleted(second) == set()
     assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [
         v1(updated - SECOND)
     ]
+
+
+def test_deletions_stamped_just_before_the_last_read_ended_are_read_by_the_next_run(
+    fresh_emulator,
+):
+    # Committed after the first read, stamped two seconds before its end (a slow commit).
+    first = sync(config_for(fresh_emulator), streams=[STREAM])
+    assert deleted(first) == set()
+    end = datetime.datetime.fromisoformat(bookmark(first.final_state).replace("Z", "+00:00"))
+    gone = delete_some_of_each(fresh_emulator, end - 2 * SECOND)
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
+    assert deleted(second) == gone
+    assert len(gone) == 15
+
+
+def test_deletions_made_after_a_read_are_not_lost_to_a_pipedrive_clock_behind_this_one():
+    # Pipedrive's clock two minutes behind this machine's; no look-back margin to hide it.
+    with Emulator(seed=11, scale=200, api_token=TOKEN, clock_offset=-120) as emu:
+        first = sync(config_for(emu, **NO_MARGIN), streams=[STREAM])
+        assert deleted(first) == set()
+        gone = delete_some_of_each(emu, emu.now().replace(microsecond=0))
+        second = sync(config_for(emu, **NO_MARGIN), state=first.final_state, streams=[STREAM])
+    assert deleted(second) == gone
+    assert len(gone) == 15
+
+
+def test_deletions_read_again_inside_the_margin_keep_the_bookmark(fresh_emulator):
+    mark = a_moment_ago(30)
+    fresh_emulator.delete("notes", [1], when=mark - 60 * SECOND)
+    fresh_emulator.delete("notes", [2], when=mark)
+    first = sync(config_for(fresh_emulator), streams=[STREAM])
+    assert bookmark(first.final_state) == rfc3339(mark)
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
+    assert deleted(second) == {("notes", 1), ("notes", 2)}
+    assert bookmark(second.final_state) == rfc3339(mark)
+
+
+def test_a_read_the_token_limit_stops_before_its_first_call_keeps_the_bookmark(fresh_emulator):
+    since = rfc3339(a_moment_ago(3600))
+    state = {"bookmarks": {STREAM: {"replication_key": "deleted_time",
+                                    "replication_key_value": since}}}  # fmt: skip
+    catalog = select(discover(config_for(fresh_emulator)), [STREAM])
+    result = sync(config_for(fresh_emulator, max_tokens_per_run=1), state=state, catalog=catalog)
+    assert recents_requests(fresh_emulator) == []
+    assert bookmark(result.final_state) == since
 
 
 def test_the_stream_is_not_selected_by_default_in_discovery(emulator):
@@ -162,7 +215,8 @@ def test_recents_is_asked_for_the_five_entities_since_the_bookmark_in_v1_format(
     sync(config_for(fresh_emulator), state=state, streams=[STREAM])
     [request] = recents_requests(fresh_emulator)
     assert request.query == {
-        "since_timestamp": v1(since - SECOND),  # recents lists changes "after" the time
+        # The look-back margin, and a second: recents lists changes "after" the time.
+        "since_timestamp": v1(since - LOOKBACK - SECOND),
         "items": "person,organization,activity,product,note",
         "limit": "500",
         "start": "0",
@@ -206,9 +260,7 @@ def test_a_start_date_older_than_a_month_warns_that_the_first_run_reads_one_mont
     assert "keeps only one month" in warning
 
 
-def test_the_bookmark_moves_to_the_reads_upper_bound_when_the_window_had_no_change(
-    fresh_emulator, caplog
-):
+def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(fresh_emulator, caplog):
     # The emulator's generated changes are all older than a month: this window has none.
     before = rfc3339(a_moment_ago(0))
     first = sync(config_for(fresh_emulator, start_date="2024-01-01"), streams=[STREAM])
@@ -225,7 +277,7 @@ def test_the_bookmark_moves_to_the_reads_upper_bound_when_the_window_had_no_chan
             streams=[STREAM],
         )
     assert deleted(second) == set()
-    since = datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) - SECOND
+    since = datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) - LOOKBACK - SECOND
     assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [v1(since)]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message]
 

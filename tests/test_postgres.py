@@ -352,8 +352,10 @@ class Loads:
     deleted_at: dict[t.Any, t.Any]
 
 
-def load(workdir: Path, port: int, state: dict[str, t.Any] | None, name: str) -> dict[str, t.Any]:
-    """`tap-pipedrive | target-postgres`; return the last state the target emitted."""
+def load(
+    workdir: Path, port: int, state: dict[str, t.Any] | None, name: str, schema: str = SCHEMA
+) -> dict[str, t.Any]:
+    """`tap-pipedrive | target-postgres` into `schema`; return the last state the target emitted."""
     args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(workdir / "tap.json")]
     args += ["--catalog", str(workdir / "catalog.json")]
     if state is not None:
@@ -367,7 +369,7 @@ def load(workdir: Path, port: int, state: dict[str, t.Any] | None, name: str) ->
                 "user": "postgres",
                 "password": "unused",  # trust authentication; the target insists on one
                 "database": "postgres",
-                "default_target_schema": SCHEMA,
+                "default_target_schema": schema,
             }
         )
     )
@@ -582,6 +584,29 @@ def test_dealflow_id_is_a_bigint(loads):
 def test_a_deleted_user_is_soft_deleted_by_the_next_load(loads):
     assert {i for i, at in loads.deleted_at.items() if at is not None} == {loads.deleted_user}
     assert moment(loads.deleted_at[loads.deleted_user]) >= loads.between
+
+
+def test_a_full_table_read_stopped_half_way_retires_no_row(server, tmp_path):
+    """Goals are read in two calls (active, then inactive goals): the token limit stops the
+    second run between them, so its read proves nothing gone."""
+    with Emulator(seed=7, scale=200, api_token=TOKEN) as emu:
+        config = {"api_token": TOKEN, "api_url": emu.url}
+        (tmp_path / "catalog.json").write_text(json.dumps(select(discover(config), ["goals"])))
+        (tmp_path / "tap.json").write_text(json.dumps(config))
+        emu.clear_log()
+        load(tmp_path, server.port, None, "complete", schema="stopped_read")
+        calls = [(request.path, request.cost) for request in emu.requests]
+        first_goals_call = [path for path, _ in calls].index("/v1/goals/find")
+        limit = sum(cost for _, cost in calls[: first_goals_call + 1])
+        (tmp_path / "tap.json").write_text(json.dumps({**config, "max_tokens_per_run": limit}))
+        emu.clear_log()
+        load(tmp_path, server.port, None, "stopped", schema="stopped_read")
+        goals_calls = [request.status for request in emu.requests if "/goals" in request.path]
+        every_goal = {goal["id"] for goal in emu.records("goals")}
+    assert goals_calls == [200]
+    rows = server.rows("SELECT id, _sdc_deleted_at FROM stopped_read.goals")
+    assert {row[0] for row in rows} == every_goal
+    assert [row for row in rows if row[1] is not None] == []
 
 
 @pytest.mark.parametrize("stream", ["deal_products", "deal_installments", "dealflow", "deals"])

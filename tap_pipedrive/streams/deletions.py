@@ -14,7 +14,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from pipedrive_api.pagination import RecentsPaging, second_before
-from pipedrive_api.times import format_instant, v1_time
+from pipedrive_api.times import format_instant, instant, v1_time
 from tap_pipedrive.http import Paginator
 from tap_pipedrive.lists import V1Stream
 
@@ -33,6 +33,8 @@ ENTITIES = {
 
 #: How far back `/v1/recents` reaches: one month since 2024-12-01 (30 days stays inside it).
 HISTORY = datetime.timedelta(days=30)
+#: Minutes re-read behind the bookmark unless `deleted_records_lookback_minutes` says otherwise.
+DEFAULT_LOOKBACK_MINUTES = 5
 
 DELETED_RECORDS = th.PropertiesList(
     th.Property(
@@ -59,8 +61,11 @@ class DeletedRecordsStream(V1Stream):
     change before it); `deleted_time` is its `update_time`. Pipedrive keeps one month of
     changes, so the read starts at most 30 days back, with a warning when the bookmark is older:
     deletions before that are lost. The bookmark moves to the newest change read, deletion or
-    not, so a run never reads the same updates again; to the read's upper bound when the window
-    had no change at all, so a quiet account does not read the month again on every run.
+    not; when the window had no change at all, to where the read ended by Pipedrive's clock (the
+    `Date` header), so a quiet account does not read the month again on every run. Each run
+    starts `deleted_records_lookback_minutes` (5) before the bookmark: a deletion stamped just
+    before the previous read ended but committed after it is read, and deletions read again are
+    the same rows.
     """
 
     name = "deleted_records"
@@ -76,12 +81,29 @@ class DeletedRecordsStream(V1Stream):
 
     _paging: RecentsPaging | None = None
 
+    # A run re-reads the margin behind its bookmark (`deleted_records_lookback_minutes`): the
+    # records come out older than the bookmark, which is set at the end of the read.
+    check_sorted = False
+
+    @property
+    def lookback(self) -> datetime.timedelta:
+        """How far behind its bookmark a run starts (`deleted_records_lookback_minutes`).
+
+        Deletions stamped before a read ended but committed after it are read by the next run.
+        """
+        minutes = self.config.get("deleted_records_lookback_minutes")
+        return datetime.timedelta(minutes=DEFAULT_LOOKBACK_MINUTES if minutes is None else minutes)
+
     def starting_bookmark(self, context: Context | None) -> str | None:
-        """The bookmark (state, else `start_date`), but at most 30 days back; 30 days without."""
+        """The bookmark less the look-back margin, else `start_date`; at most 30 days back.
+
+        Without either, 30 days back.
+        """
         floor = format_instant(datetime.datetime.now(datetime.timezone.utc) - HISTORY)
         bookmark = super().starting_bookmark(context)
+        has_state = bool(self.get_context_state(context).get("replication_key_value"))
         if bookmark is not None and bookmark < floor:
-            if self.get_context_state(context).get("replication_key_value"):
+            if has_state:
                 self.logger.warning(
                     "Stream '%s': the last run's bookmark %s is more than a month old, and "
                     "Pipedrive's /v1/recents keeps one month: deletions between %s and %s may "
@@ -100,6 +122,8 @@ class DeletedRecordsStream(V1Stream):
                     floor,
                     bookmark,
                 )
+        if bookmark is not None and has_state:
+            bookmark = format_instant(instant(bookmark) - self.lookback)
         return max(bookmark or floor, floor)
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
@@ -131,14 +155,18 @@ class DeletedRecordsStream(V1Stream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The deletions; then the bookmark moves to the newest change read.
 
-        With no change at all, to the read's upper bound: the window was read whole.
+        With no change at all, to the time Pipedrive answered the read's last page (by its own
+        clock, the `Date` header; never past the read's upper bound): the window was read whole
+        up to then. This machine's clock is not Pipedrive's: a bookmark taken from it would skip
+        the deletions Pipedrive stamps in between.
         """
         self._paging = None
-        yield from super().get_records(context)
-        if self._paging is None or self.access_denied or self.failure:
-            return
-        newest = self._paging.newest or self.upper_bound
         state = self.get_context_state(context)
-        if newest > (state.get("replication_key_value") or ""):
-            state["replication_key"] = self.replication_key
-            state["replication_key_value"] = newest
+        previous = state.get("replication_key_value") or ""
+        yield from super().get_records(context)
+        if self._paging is None or self.incomplete:
+            return
+        read_up_to = min(self.upper_bound, self._paging.server_time or self.upper_bound)
+        newest = max(previous, self._paging.newest or read_up_to)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = newest

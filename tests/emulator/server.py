@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import email.utils
 import math
 import socket
 import sys
@@ -156,8 +157,12 @@ class Emulator:
         refresh_token: str | None = None,
         access_token_ttl: int = 3599,
         rotate_refresh_tokens: bool = False,
+        clock_offset: float = 0.0,
     ) -> None:
         self.api_token = api_token
+        #: Seconds the emulated Pipedrive's clock is ahead of this machine's (negative: behind),
+        #: as its `Date` header shows.
+        self.clock_offset = clock_offset
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
@@ -300,6 +305,11 @@ class Emulator:
                 return {table.public_id(i) for i in handler.select(self.data, request)}
             except ApiError as error:
                 raise ValueError(error.body["error"]) from None
+
+    def now(self) -> datetime.datetime:
+        """The emulated Pipedrive's clock (this machine's, shifted by `clock_offset`), UTC."""
+        offset = datetime.timedelta(seconds=self.clock_offset)
+        return datetime.datetime.now(datetime.timezone.utc) + offset
 
     def all_ids(self, entity: str) -> set[Any]:
         """Return the id of every record of an entity: deleted deals and archived ones too."""
@@ -612,6 +622,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(response.body)
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, by the emulated Pipedrive's clock."""
+        now = time.time() + self.server.emulator.clock_offset
+        return email.utils.formatdate(now if timestamp is None else timestamp, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Log to stderr only when the emulator is verbose."""
