@@ -26,6 +26,7 @@ from tap_pipedrive.progress import Progress, TokenLimitReached
 from tap_pipedrive.ratelimit import budget_exhausted, retry_waits
 
 if t.TYPE_CHECKING:
+    from backoff.types import Details
     from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
 
@@ -87,6 +88,22 @@ def connect_failure(error: BaseException) -> str | None:
         return None
     cause = reason.__cause__ or reason.__context__
     return str(getattr(cause, "strerror", None) or "no connection")
+
+
+def describe_fault(error: BaseException | None, request: t.Any = None) -> str:
+    """A transient fault in words: status and path, or what broke (never the query string)."""
+    if isinstance(error, RetriableAPIError):
+        return str(error)  # `response_error_message`: status, path and Pipedrive's message
+    url = getattr(request, "url", None) or getattr(getattr(error, "request", None), "url", None)
+    where = f" for {urlparse(str(url)).path}" if url else ""
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"No answer in time{where}"
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError, ConnectionResetError)):
+        return f"The connection broke during the answer{where}"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return f"The answer could not be decoded{where}"
+    reason = connect_failure(error) if error is not None else None
+    return f"Could not connect ({reason}){where}" if reason else f"The connection failed{where}"
 
 
 def payload(response: requests.Response) -> t.Any:
@@ -490,7 +507,10 @@ class PipedriveStream(RESTStream[t.Any]):
             giveup=self._cannot_connect,
             on_backoff=self.backoff_handler,
             jitter=None,
-            logger=self.logger,
+            # No `backoff` log lines (a repr per try, and "Giving up" before the tap's own line):
+            # `backoff_handler` says each retry in words, and a fault that outlasts the retries
+            # is reported once, by the stream or the run.
+            logger=None,
         )(func)
 
         def request(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
@@ -506,6 +526,16 @@ class PipedriveStream(RESTStream[t.Any]):
                 raise
 
         return request
+
+    def backoff_handler(self, details: Details) -> None:
+        """One WARNING per retry: what failed, the wait, and which attempt comes next."""
+        request = details["args"][0] if details.get("args") else None
+        self.logger.warning(
+            "%s; retrying in %.1fs (attempt %d)",
+            describe_fault(details.get("exception"), request),
+            details.get("wait") or 0.0,
+            details["tries"] + 1,
+        )
 
     def _cannot_connect(self, error: BaseException) -> bool:
         """Whether no connection could be made, and no request of this run was answered yet."""
@@ -603,7 +633,7 @@ class PipedriveStream(RESTStream[t.Any]):
         extra = record.keys() - self._columns
         if extra:
             self._drop_columns(record, extra)
-        self.progress.records += 1
+        self.progress.record()
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
@@ -650,6 +680,7 @@ class PipedriveStream(RESTStream[t.Any]):
         """
         if self.access_denied or self.failure:
             return
+        self.progress.begin()
         if not hasattr(self, "upper_bound"):  # one window per run, for every partition
             self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         try:

@@ -8,6 +8,7 @@ import functools
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import typing as t
@@ -62,6 +63,8 @@ DEFAULT_MAX_CONCURRENCY = 8
 
 def failure_message(error: BaseException) -> str | None:
     """The one line reporting an expected failure, naming what to fix; None for a bug."""
+    if isinstance(error, BrokenPipeError):
+        return OUTPUT_CLOSED
     if isinstance(error, NotFoundError):
         return (
             f"{error} Check `api_url` / `company_domain`: they name your company's API root "
@@ -77,6 +80,14 @@ def failure_message(error: BaseException) -> str | None:
     if isinstance(error, requests.exceptions.RequestException):
         return _connection_failure(error)
     return None
+
+
+#: The line for a reader that stopped reading the tap's output (a target that quit, `| head`).
+OUTPUT_CLOSED = (
+    "The output was closed before the run finished (broken pipe): whatever read the tap's "
+    "output stopped reading, so the run stopped. The next run resumes from the last state that "
+    "reader kept."
+)
 
 
 def quiet_expected_failures(record: logging.LogRecord) -> bool:
@@ -308,6 +319,17 @@ class TapPipedrive(Tap):
             description="User-Agent header sent with every request.",
         ),
         th.Property(
+            "metrics_log_level",
+            th.StringType,
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+            title="Metrics log level",
+            description=(
+                "Level of the SDK's `METRIC` log lines (one per request and per stream), logged "
+                "at INFO: `WARNING` hides them, leaving the per-stream summaries. Unset: they "
+                "follow the log level."
+            ),
+        ),
+        th.Property(
             "emit_activate_version_messages",
             th.BooleanType,
             default=True,
@@ -388,6 +410,10 @@ class TapPipedrive(Tap):
 
     def discover_streams(self) -> list[Stream]:
         """Every Pipedrive stream."""
+        # `metrics_log_level`, a setting the SDK leaves to taps: set here, the first hook after
+        # the settings are checked and before any request (the schemas read field definitions).
+        if self.config.get("metrics_log_level"):
+            self.metrics_logger.setLevel(self.config["metrics_log_level"])
         streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(quiet_expected_failures)
@@ -489,6 +515,9 @@ class TapPipedrive(Tap):
             message = failure_message(error)
             if message is None:
                 raise
+            if isinstance(error, BrokenPipeError):
+                # Python flushes stdout once more at exit, which would fail again, noisily.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             logging.getLogger(cls.name).error("%s", message)
             raise click.exceptions.Exit(1) from None
 
