@@ -731,26 +731,24 @@ def test_migratings_sql_models_run_over_the_loaded_tables(server, tmp_path):
     """MIGRATING.md's dbt models, each as a view over tables target-postgres loaded."""
     text = (ROOT / "MIGRATING.md").read_text(encoding="utf-8")
     models = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
-    server.query("CREATE DATABASE migrating")
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         config = {"api_token": TOKEN, "api_url": emu.url}
         (tmp_path / "tap.json").write_text(json.dumps(config))
         catalog = select(discover(config), ["deals", "persons"])
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        load(tmp_path, server.port, None, "legacy", database="migrating")
+        load(tmp_path, server.port, None, "legacy", schema="migrating")
         deals, persons = emu.records("deals"), emu.records("persons")
     source = re.compile(r"\{\{ source\('pipedrive', '(\w+)'\) \}\}")
-    views = [f"legacy_{source.search(model)[1]}" for model in models]
-    assert views == ["legacy_deals", "legacy_persons"]
-    table = rf"{SCHEMA}.\1"  # what the dbt source resolves to
+    views = [f"migrating.legacy_{source.search(model)[1]}" for model in models]
+    assert views == ["migrating.legacy_deals", "migrating.legacy_persons"]
+    table = r"migrating.\1"  # what the dbt source resolves to
     found = server.query(
         *(
             f"CREATE VIEW {view} AS {source.sub(table, model)}"
             for view, model in zip(views, models, strict=True)
         ),
-        "SELECT id, user_id, deleted, visible_to FROM legacy_deals",
-        "SELECT id, email, active_flag FROM legacy_persons",
-        database="migrating",
+        "SELECT id, user_id, deleted, visible_to FROM migrating.legacy_deals",
+        "SELECT id, email, active_flag FROM migrating.legacy_persons",
     )
     assert {row[0]: row[1:] for row in found[-2]} == {
         d["id"]: [d["owner_id"], d["is_deleted"], str(d["visible_to"])] for d in deals
