@@ -332,6 +332,11 @@ class Emulator:
             table = self.data.table(entity)
             return [table.public_id(i) for i in table.add(n, _ticks(None, table.unit))]
 
+    def retype_field(self, entity: str, name: str, field_type: str) -> str:
+        """Change the type of an entity's custom field (by name; values follow); return its code."""
+        with self.data.lock:
+            return self.data.retype_field(entity, name, field_type)
+
     def delete(
         self, entity: str, ids: Iterable[Any], when: datetime.datetime | None = None
     ) -> None:
