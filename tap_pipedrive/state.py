@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:
 LEGACY_KEYS = ("update_time", "modified", "add_time", "log_time", "deal_update_time")
 _STREAMS = {stream.name: stream for stream in STREAM_TYPES}
 _FIX = "Fix or remove it (the stream then starts from `start_date`)."
+#: The SDK's markers of a run in progress: it sets them again when a stream starts.
+TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
 
 
 def prepare_state(state: t.Any, logger: logging.Logger) -> dict[str, t.Any]:
@@ -60,8 +62,7 @@ def prepare_state(state: t.Any, logger: logging.Logger) -> dict[str, t.Any]:
         legacy = _legacy_marks(name, stream_state)
         translated = stream_state if legacy is None else _translate(name, legacy, logger)
         if translated is not None:
-            _check_shape(name, translated)
-            prepared[name] = translated
+            prepared[name] = _checked(name, translated)
     return {**state, "bookmarks": prepared}
 
 
@@ -134,6 +135,8 @@ def _moment(name: str, label: str, value: t.Any) -> str:
     """A state timestamp as RFC 3339 UTC; ConfigError naming the stream if it is none."""
     try:
         moment = to_rfc3339(value) if isinstance(value, str) else None
+        if moment is not None:  # `to_rfc3339` takes its own form as is: a real date?
+            datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
     except ValueError:
         moment = None
     if moment is None:
@@ -145,8 +148,12 @@ def _moment(name: str, label: str, value: t.Any) -> str:
     return moment
 
 
-def _check_shape(name: str, stream_state: dict[str, t.Any]) -> None:
-    """The containers of this tap's stream state: partitions, per-list watermarks."""
+def _checked(name: str, stream_state: dict[str, t.Any]) -> dict[str, t.Any]:
+    """A stream's state with its containers checked and its bookmarks keyed as the SDK needs.
+
+    The SDK ignores a bookmark without the stream's `replication_key` beside it, yet refuses
+    every record older than it as unsorted: a hand-written one gets the key.
+    """
     partitions = stream_state.get("partitions", [])
     if not isinstance(partitions, list) or not all(
         isinstance(entry, dict) and isinstance(entry.get("context"), dict) for entry in partitions
@@ -156,13 +163,28 @@ def _check_shape(name: str, stream_state: dict[str, t.Any]) -> None:
             f"each with a `context`: {_sample(partitions)}. {_FIX}"
         )
         raise ConfigError(msg)
-    for key in ("deals_updated_since", "changes_since"):
-        marks = stream_state.get(key)
+    for watermarks in ("deals_updated_since", "changes_since"):
+        marks = stream_state.get(watermarks)
         if marks is not None and not isinstance(marks, dict):
-            msg = f"The state of stream '{name}' has a `{key}` that is not a JSON object: " + (
+            msg = (
+                f"The state of stream '{name}' has a `{watermarks}` that is not a JSON object: "
                 f"{_sample(marks)}. {_FIX}"
             )
             raise ConfigError(msg)
+    replication_key = getattr(_STREAMS.get(name), "replication_key", None)
+    for entry in [stream_state, *partitions]:
+        for marker in TRANSIENT_KEYS:
+            entry.pop(marker, None)
+        if not isinstance(replication_key, str) or entry.get("replication_key_value") is None:
+            continue
+        entry.setdefault("replication_key", replication_key)
+        if entry["replication_key"] != replication_key:
+            msg = (
+                f"The state of stream '{name}' has a bookmark on `{entry['replication_key']}`, "
+                f"not on its replication key `{replication_key}`. {_FIX}"
+            )
+            raise ConfigError(msg)
+    return stream_state
 
 
 def _sample(value: t.Any) -> str:

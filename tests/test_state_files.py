@@ -178,6 +178,27 @@ def test_meltano_state_get_output_is_unwrapped(tmp_path, emulator):
     ]
 
 
+#: Hand-written or left by a killed run: the bookmark is all that counts.
+PERSONS_BOOKMARKS = {
+    "without its replication key": lambda mark: {"replication_key_value": mark},
+    "with a killed run's markers, malformed": lambda mark: {
+        "replication_key": "update_time",
+        "replication_key_value": mark,
+        "progress_markers": "x",
+        "replication_key_signpost": [1],
+        "starting_replication_value": 5,
+    },
+}
+
+
+@pytest.mark.parametrize("case", PERSONS_BOOKMARKS)
+def test_a_bookmark_resumes_whatever_is_beside_it(tmp_path, emulator, case):
+    mark = quantile(emulator, "persons", 0.5)
+    state = {"bookmarks": {"persons": PERSONS_BOOKMARKS[case](mark)}}
+    result = persons_run(tmp_path, emulator, state)
+    assert persons_read(result) == emulator.ids("persons", updated_since=moment(mark))
+
+
 def test_a_bookmark_wins_over_a_later_start_date(tmp_path, emulator):
     mark = quantile(emulator, "persons", 0.5)
     state = {
@@ -239,6 +260,16 @@ UNUSABLE_STATES = {
     "singer_state a string": (
         {"singer_state": "{}"},
         "The state's `singer_state` is not a JSON object: '{}'.",
+    ),
+    "an impossible date": (
+        {"bookmarks": {"persons": {"replication_key_value": "2024-13-45T00:00:00Z"}}},
+        "The state of stream 'persons' has a `replication_key_value` that is not a timestamp: "
+        "'2024-13-45T00:00:00Z'.",
+    ),
+    "a bookmark on another key": (
+        {"bookmarks": {"persons": {"replication_key": "add_time", "replication_key_value": "x"}}},
+        "The state of stream 'persons' has a bookmark on `add_time`, not on its replication key "
+        "`update_time`.",
     ),
     "bookmark a number": (
         {"bookmarks": {"persons": {"replication_key_value": 3}}},
