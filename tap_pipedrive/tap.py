@@ -312,7 +312,7 @@ class TapPipedrive(Tap):
 
         A valid `start_date` is normalized to RFC 3339 UTC for the rest of the run.
         """
-        for name in SECRET_SETTINGS + OAUTH_SETTINGS:
+        for name in ("api_token", *OAUTH_SETTINGS):
             # Pasted with a space or a newline around it, it is refused (401).
             if isinstance(self.config.get(name), str):
                 self._config[name] = self.config[name].strip()
