@@ -29,11 +29,16 @@ from pipedrive_api.auth import (
     root_url,
     token_authenticator,
 )
-from pipedrive_api.errors import TRANSIENT_ERRORS, TransientError, UnreachableError, connect_failure
+from pipedrive_api.errors import (
+    TRANSIENT_ERRORS,
+    UnreachableError,
+    connect_failure,
+    describe_fault,
+)
 from pipedrive_api.ledger import TokenLedger
 from pipedrive_api.pagination import Pages, Paging, is_empty
 from pipedrive_api.ratelimit import BurstThrottle, retry_waits
-from pipedrive_api.responses import check, path_of
+from pipedrive_api.responses import check
 from pipedrive_api.session import PacedSession
 
 if t.TYPE_CHECKING:
@@ -43,6 +48,17 @@ if t.TYPE_CHECKING:
 DEFAULT_PATIENCE_SECONDS = 300
 
 _logger = logging.getLogger("pipedrive_api")
+
+
+def log_retry(logger: logging.Logger, details: t.Any) -> None:
+    """One WARNING per retry: what failed, the wait, and which attempt comes next."""
+    request = details["args"][0] if details.get("args") else None
+    logger.warning(
+        "%s; retrying in %.1fs (attempt %d)",
+        describe_fault(details.get("exception"), request),
+        details.get("wait") or 0.0,
+        details["tries"] + 1,
+    )
 
 
 class PipedriveClient:
@@ -137,12 +153,12 @@ class PipedriveClient:
         func: Callable[..., t.Any],
         *,
         on_backoff: Callable[[t.Any], None] | None = None,
-        logger: logging.Logger | None = None,
     ) -> Callable[..., t.Any]:
         """`func` retried through transient faults for up to `retry_patience_seconds`.
 
         Except when the run's first request cannot connect at all: that is a wrong `api_url`
-        (or `company_domain`), not an outage, so it fails at once with one clear line.
+        (or `company_domain`), not an outage, so it fails at once with one clear line. Each
+        retry is one WARNING (`on_backoff`, by default `log_retry` to the client's logger).
         """
         retried = backoff.on_exception(
             lambda: retry_waits(self.retry_base_seconds, self.retry_max_seconds),
@@ -150,9 +166,12 @@ class PipedriveClient:
             max_tries=None,
             max_time=float(self.settings.get("retry_patience_seconds", DEFAULT_PATIENCE_SECONDS)),
             giveup=self.cannot_connect,
-            on_backoff=on_backoff or self._log_backoff,
+            on_backoff=on_backoff or (lambda details: log_retry(self.logger, details)),
             jitter=None,
-            logger=logger or self.logger,
+            # No `backoff` log lines (a repr per try, and "Giving up" before the caller's own
+            # line): `log_retry` says each retry in words, and a fault that outlasts the retries
+            # is reported once, by whoever called.
+            logger=None,
         )(func)
 
         @functools.wraps(func)
@@ -173,26 +192,6 @@ class PipedriveClient:
     def cannot_connect(self, error: BaseException) -> bool:
         """Whether no connection could be made, and no request of this run was answered yet."""
         return connect_failure(error) is not None and not self.answered
-
-    def _log_backoff(self, details: t.Any) -> None:
-        error = details.get("exception")
-        response = getattr(error, "response", None)
-        if isinstance(error, TransientError) and response is not None:
-            self.logger.error(
-                "Backing off %0.2f seconds after %d tries for URL %s, failing with status %s: %s",
-                details.get("wait"),
-                details.get("tries"),
-                path_of(response),
-                response.status_code,
-                response.reason,
-            )
-        else:
-            self.logger.error(
-                "Backing off %0.2f seconds after %d tries: %s",
-                details.get("wait"),
-                details.get("tries"),
-                error,
-            )
 
     # Requests
 

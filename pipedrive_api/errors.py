@@ -84,6 +84,22 @@ def connect_failure(error: BaseException) -> str | None:
     return str(getattr(cause, "strerror", None) or "no connection")
 
 
+def describe_fault(error: BaseException | None, request: t.Any = None) -> str:
+    """A transient fault in words: status and path, or what broke (never the query string)."""
+    if isinstance(error, TransientError):
+        return str(error)  # `responses.error_message`: status, path and Pipedrive's message
+    url = getattr(request, "url", None) or getattr(getattr(error, "request", None), "url", None)
+    where = f" for {urlparse(str(url)).path}" if url else ""
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"No answer in time{where}"
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError, ConnectionResetError)):
+        return f"The connection broke during the answer{where}"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return f"The answer could not be decoded{where}"
+    reason = connect_failure(error) if error is not None else None
+    return f"Could not connect ({reason}){where}" if reason else f"The connection failed{where}"
+
+
 def failure_message(error: BaseException) -> str | None:
     """The one line reporting an expected failure, naming what to fix; None for a bug."""
     if isinstance(error, NotFoundError):
@@ -135,5 +151,6 @@ __all__: t.Final = [
     "TransientError",
     "UnreachableError",
     "connect_failure",
+    "describe_fault",
     "failure_message",
 ]

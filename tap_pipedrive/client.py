@@ -11,6 +11,8 @@ import datetime
 import functools
 import typing as t
 
+from singer_sdk.helpers._catalog import get_selected_schema
+
 from pipedrive_api.errors import (
     READ_ERRORS,
     AccessDeniedError,
@@ -20,6 +22,7 @@ from pipedrive_api.errors import (
 from pipedrive_api.responses import records
 from pipedrive_api.times import datetime_fields, format_instant, normalize_times
 from tap_pipedrive import backfill, refusals
+from tap_pipedrive.catalog import reconcile
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
 from tap_pipedrive.records import RecordsStream
 
@@ -121,6 +124,41 @@ class PipedriveStream(RecordsStream):
         properties = {**self.base_schema["properties"], **self.custom_fields.properties}
         return {**self.base_schema, "properties": properties}
 
+    #: Why the schema in use could not be built (its definitions unreadable), for `get_records`
+    #: to raise where the stream's failures are handled.
+    _schema_error: Exception | None = None
+
+    @functools.cached_property
+    def effective_schema(self) -> dict[str, t.Any]:
+        """The catalog's columns in the tap's shapes (tap_pipedrive/catalog.py), else `schema`."""
+        if self._input_schema is None:
+            return self.schema
+        try:
+            live = self.schema
+        except (TokenLimitReached, *STREAM_ERRORS) as error:
+            self._schema_error = error
+            return self._input_schema
+        mask = self.mask
+        return reconcile(
+            self.name,
+            self._input_schema,
+            live,
+            selected=lambda name: bool(mask[("properties", name)]),
+            custom_fields=self.custom_fields,
+            logger=self.logger,
+        )
+
+    def _write_schema_message(self) -> None:
+        """Send the schema in use, not the catalog's as given (the stream maps hold that one)."""
+        if not self._schema_announced:
+            selected = get_selected_schema(self.name, self.effective_schema, self.mask)
+            self._tap.mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
+            self._stream_maps = None  # the SDK's cache of the maps: rebuilt from the new ones
+            self._schema_announced = True
+        super()._write_schema_message()
+
+    _schema_announced = False
+
     @functools.cached_property
     def _datetime_fields(self) -> tuple[str, ...]:
         """Top-level date-time columns, normalized to RFC 3339 UTC on the way out."""
@@ -150,6 +188,14 @@ class PipedriveStream(RecordsStream):
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """The server-side filter and sort of an incremental read (per API version)."""
         return {}
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The state's bookmark, even before `start_date`: that applies only without one.
+
+        (The SDK takes the later of the two: a `start_date` set after the bookmark, as when
+        switching from the legacy tap, would lose the records in between for good.)
+        """
+        return value
 
     def starting_bookmark(self, context: Context | None) -> str | None:
         """The bookmark to resume from (state, else `start_date`), as RFC 3339 UTC."""
@@ -198,9 +244,12 @@ class PipedriveStream(RecordsStream):
         """
         if self.access_denied or self.failure:
             return
+        self.progress.begin()
         if not hasattr(self, "upper_bound"):  # one window per run, for every partition
             self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         try:
+            if self._schema_error is not None:
+                raise self._schema_error
             self._warn_of_new_custom_fields()
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:

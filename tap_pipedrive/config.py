@@ -185,6 +185,17 @@ SETTINGS = th.PropertiesList(
         description="User-Agent header sent with every request.",
     ),
     th.Property(
+        "metrics_log_level",
+        th.StringType,
+        allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+        title="Metrics log level",
+        description=(
+            "Level of the SDK's `METRIC` log lines (one per request and per stream), logged "
+            "at INFO: `WARNING` hides them, leaving the per-stream summaries. Unset: they "
+            "follow the log level."
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=True,

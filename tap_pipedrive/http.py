@@ -7,13 +7,12 @@ keeps the SDK's own request metrics.
 
 from __future__ import annotations
 
-import logging
 import typing as t
 
 from singer_sdk import RESTStream
 from singer_sdk.pagination import BaseAPIPaginator
 
-from pipedrive_api.errors import TransientError
+from pipedrive_api.client import log_retry
 from pipedrive_api.responses import error_message
 
 if t.TYPE_CHECKING:
@@ -93,23 +92,11 @@ class HTTPStream(RESTStream[t.Any]):
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         """The client's retry policy (`retry_patience_seconds`, 429 waits, first connection)."""
-        return self.client.retrying(func, on_backoff=self.backoff_handler, logger=self.logger)
+        return self.client.retrying(func, on_backoff=self.backoff_handler)
 
     def backoff_handler(self, details: t.Any) -> None:
-        """The SDK's line for a retried answer; its own for other faults."""
-        error = details.get("exception")
-        if isinstance(error, TransientError) and error.response is not None:
-            self.log(
-                "Backing off %0.2f seconds after %d tries for URL %s, failing with status %s: %s",
-                details.get("wait"),
-                details.get("tries"),
-                self.path,
-                error.response.status_code,
-                error.response.reason,
-                level=logging.ERROR,
-            )
-            return
-        super().backoff_handler(details)
+        """One WARNING per retry: what failed, the wait, and which attempt comes next."""
+        log_retry(self.logger, details)
 
     def call_cost(self, context: Context | None) -> int:
         """Tokens one call of this read costs (the spec's `x-token-cost`; archives may differ)."""

@@ -52,7 +52,7 @@ class RecordsStream(ReadingStream):
         extra = record.keys() - self._columns
         if extra:
             self._drop_columns(record, extra)
-        self.progress.records += 1
+        self.progress.record()
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
