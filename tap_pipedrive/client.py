@@ -1,8 +1,10 @@
-"""Base streams shared by every Pipedrive stream: schema, custom fields, records, failures.
+"""Base streams shared by every Pipedrive stream: the read's window, records, failures.
 
 Requests, retries and pages go through `pipedrive_api` (see `tap_pipedrive.http`); prefetch and
-time windows are in `tap_pipedrive.reads`, refusals in `tap_pipedrive.refusals`, the
-custom-field backfill in `tap_pipedrive.backfill`, the end of the run in `tap_pipedrive.summary`.
+time windows are in `tap_pipedrive.reads`, the record fast path in `tap_pipedrive.records`, the
+schema and custom-field columns in `tap_pipedrive.columns`, refusals in `tap_pipedrive.refusals`,
+the custom-field backfill in `tap_pipedrive.backfill`, the end of the run in
+`tap_pipedrive.summary`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import datetime
 import functools
 import typing as t
 
-from singer_sdk.helpers._catalog import get_selected_schema
-
 from pipedrive_api.errors import (
     READ_ERRORS,
     AccessDeniedError,
@@ -20,11 +20,9 @@ from pipedrive_api.errors import (
     TokenLimitReached,
 )
 from pipedrive_api.responses import records
-from pipedrive_api.times import datetime_fields, format_instant, normalize_times
+from pipedrive_api.times import format_instant, normalize_times
 from tap_pipedrive import backfill, refusals
-from tap_pipedrive.catalog import reconcile
-from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
-from tap_pipedrive.records import RecordsStream
+from tap_pipedrive.columns import ColumnsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -36,13 +34,9 @@ PAGE_SIZE = 500
 STREAM_ERRORS = READ_ERRORS
 
 
-class PipedriveStream(RecordsStream):
+class PipedriveStream(ColumnsStream):
     """What every Pipedrive endpoint shares: schema, custom fields, windows, records, failures."""
 
-    #: The documented record shape; custom-field columns are added from the field definitions.
-    base_schema: t.ClassVar[dict[str, t.Any]]
-    #: The stream serving this entity's field definitions, for entities with custom fields.
-    fields_stream: t.ClassVar[str | None] = None
     #: Query parameters this endpoint always takes.
     extra_params: t.ClassVar[dict[str, str]] = {}
     #: Whether records outside [bookmark, frozen upper bound) are dropped (not for children,
@@ -100,69 +94,6 @@ class PipedriveStream(RecordsStream):
     def user_agent(self) -> str:
         """The `user_agent` setting, else `tap-pipedrive/<version>` (the client's)."""
         return self.client.user_agent
-
-    @functools.cached_property
-    def custom_fields(self) -> CustomFieldMapper | None:
-        """The entity's custom-field columns, from its field definitions (read once a run)."""
-        if not self.fields_stream:
-            return None
-        definitions = t.cast("DefinitionsStream", self._tap.streams[self.fields_stream]).definitions
-        fields = [f for row in definitions if (f := CustomField.from_definition(row))]
-        return CustomFieldMapper(
-            fields,
-            mode=self.config.get("custom_field_names", "key"),
-            labels=bool(self.config.get("option_labels")),
-            reserved=self.base_schema["properties"],
-            logger=self.logger,
-        )
-
-    @functools.cached_property
-    def schema(self) -> dict[str, t.Any]:
-        """The documented shape plus this account's custom-field columns."""
-        if self.custom_fields is None:
-            return self.base_schema
-        properties = {**self.base_schema["properties"], **self.custom_fields.properties}
-        return {**self.base_schema, "properties": properties}
-
-    #: Why the schema in use could not be built (its definitions unreadable), for `get_records`
-    #: to raise where the stream's failures are handled.
-    _schema_error: Exception | None = None
-
-    @functools.cached_property
-    def effective_schema(self) -> dict[str, t.Any]:
-        """The catalog's columns in the tap's shapes (tap_pipedrive/catalog.py), else `schema`."""
-        if self._input_schema is None:
-            return self.schema
-        try:
-            live = self.schema
-        except (TokenLimitReached, *STREAM_ERRORS) as error:
-            self._schema_error = error
-            return self._input_schema
-        mask = self.mask
-        return reconcile(
-            self.name,
-            self._input_schema,
-            live,
-            selected=lambda name: bool(mask[("properties", name)]),
-            custom_fields=self.custom_fields,
-            logger=self.logger,
-        )
-
-    def _write_schema_message(self) -> None:
-        """Send the schema in use, not the catalog's as given (the stream maps hold that one)."""
-        if not self._schema_announced:
-            selected = get_selected_schema(self.name, self.effective_schema, self.mask)
-            self._tap.mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
-            self._stream_maps = None  # the SDK's cache of the maps: rebuilt from the new ones
-            self._schema_announced = True
-        super()._write_schema_message()
-
-    _schema_announced = False
-
-    @functools.cached_property
-    def _datetime_fields(self) -> tuple[str, ...]:
-        """Top-level date-time columns, normalized to RFC 3339 UTC on the way out."""
-        return datetime_fields(self.schema)
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -295,21 +226,6 @@ class PipedriveStream(RecordsStream):
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The records of one context: the endpoint's pages."""
         return self.request_records(context)
-
-    def _warn_of_new_custom_fields(self) -> None:
-        """Name the custom fields created since the catalog was discovered (not emitted)."""
-        if self.custom_fields is None:
-            return
-        missing = sorted(self.custom_fields.columns - set(self.effective_schema["properties"]))
-        if missing:
-            self.logger.warning(
-                "Stream '%s': %d custom field column(s) exist in Pipedrive but not in the "
-                "catalog, so they are not emitted: %s. Run discovery again (`--discover`; "
-                "Meltano does this on every run unless a catalog is pinned) to include them.",
-                self.name,
-                len(missing),
-                ", ".join(missing),
-            )
 
     def post_process(
         self, row: dict[str, t.Any], context: Context | None = None
