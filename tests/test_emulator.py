@@ -739,7 +739,7 @@ def test_cli_prints_ready_serves_and_exits_cleanly_on_sigterm():
 
 @pytest.mark.usefixtures("openapi")
 @pytest.mark.parametrize(
-    "route", (*ROUTES, *PER_PARENT_ROUTES), ids=lambda r: f"{r.version}{r.template}"
+    "route", [*ROUTES, *PER_PARENT_ROUTES], ids=lambda r: f"{r.version}{r.template}"
 )
 def test_responses_conform_to_the_specs_200_schema(emu, route):
     path, params = example_request(emu, route)

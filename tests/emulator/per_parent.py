@@ -82,7 +82,9 @@ class Assignments:
 PER_PARENT_ROUTES: tuple[Route, ...] = (
     Route("v2", "/boards", WholeList("boards")),
     Route("v2", "/phases", WholeList("phases", {"board_id": board_phases})),
-    Route("v1", "/roles/{id}/assignments", Assignments("roles", role_assignments, "Role not found")),
+    Route("v1", "/roles/{id}/assignments", Assignments(
+        "roles", role_assignments, "Role not found",
+    )),
     Route("v1", "/permissionSets/{id}/assignments", Assignments(
         "permissionSets", permission_set_assignments, "Permission set not found",
     )),
