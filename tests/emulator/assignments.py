@@ -66,3 +66,14 @@ def permission_set_assignments(data: Dataset, set_row: int) -> list[dict[str, An
         for user in data.users.ids()
         if _holds(position, user - base)
     ]
+
+
+def every_assignment(data: Dataset, stream: str) -> list[dict[str, Any]]:
+    """Every assignment of every existing role (`role_assignments`) or permission set
+    (`permission_set_assignments`), as the tap's streams of those names read them."""
+    parent, rows = {
+        "role_assignments": ("roles", role_assignments),
+        "permission_set_assignments": ("permissionSets", permission_set_assignments),
+    }[stream]
+    with data.lock:
+        return [row for parent_row in data.table(parent).ids() for row in rows(data, parent_row)]
