@@ -12,6 +12,8 @@ from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.emulator.assignments import every_assignment
 from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.test_emulator import TOKEN as EMULATOR_TOKEN
+from tests.test_emulator import call
 
 ASSIGNMENTS = {
     "role_assignments": ("role_id", "user_id"),
@@ -172,3 +174,51 @@ def test_a_token_limit_between_roles_keeps_the_rows_read_and_activates_nothing(t
 def test_phases_of_a_board_not_there_answer_404(emulator):
     with pytest.raises(ValueError, match="Board not found"):
         emulator.ids("phases", board_id=99)
+
+
+def test_small_lists_and_their_per_row_calls_come_before_the_per_deal_calls(tmp_path):
+    with Emulator(seed=4, scale=100, api_token=TOKEN) as emu:
+        code, stderr, _ = run_account(emu, tmp_path, ["dealflow", "roles", "role_assignments"])
+        paths = [r.path for r in emu.requests]
+    assert code == 0, stderr
+    last_role_call = max(i for i, path in enumerate(paths) if path.startswith("/v1/roles"))
+    first_flow_call = min(i for i, path in enumerate(paths) if path.endswith("/flow"))
+    assert last_role_call < first_flow_call
+
+
+# --- the emulator's endpoints --------------------------------------------------------------
+
+
+@pytest.fixture
+def emu():
+    with Emulator(seed=4, scale=100, api_token=EMULATOR_TOKEN) as emulator:
+        yield emulator
+
+
+def test_assignments_page_by_start_and_limit(emu):
+    regular = emu.records("permissionSets")[1]["id"]
+    path = f"/v1/permissionSets/{regular}/assignments"
+    pages = [call(emu, path, {"start": start, "limit": 4})[2] for start in (0, 4, 8)]
+    whole = call(emu, path)[2]["data"]
+    assert [row for page in pages for row in page["data"]] == whole
+    assert len(whole) == 10  # every user but the two admins
+    assert [p["additional_data"]["pagination"]["more_items_in_collection"] for p in pages] == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_assignments_of_a_role_not_there_answer_404_and_cost_nothing(emu):
+    emu.delete("roles", [2])
+    statuses = [call(emu, f"/v1/roles/{role}/assignments")[0] for role in (2, 99)]
+    assert statuses == [404, 404]
+    assert call(emu, "/v1/permissionSets/not-a-set/assignments")[0] == 404
+    assert emu.tokens_spent == 0
+
+
+def test_phases_need_a_board_and_answer_404_for_one_not_there(emu):
+    assert call(emu, "/api/v2/phases")[0] == 400
+    assert call(emu, "/api/v2/phases", {"board_id": 99})[0] == 404
+    status, _, body = call(emu, "/api/v2/phases", {"board_id": 3})
+    assert (status, body["data"], body["additional_data"]) == (200, [], None)
