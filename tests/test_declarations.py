@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipedrive_api.endpoints import (
+    ACTIVITY_INCLUDE_FIELDS,
     DEAL_INCLUDE_FIELDS,
     ORGANIZATION_INCLUDE_FIELDS,
     PERSON_INCLUDE_FIELDS,
@@ -38,6 +39,7 @@ def test_archive_token_cost_is_the_specs(stream):
         ("deals", DEAL_INCLUDE_FIELDS),
         ("persons", PERSON_INCLUDE_FIELDS),
         ("organizations", ORGANIZATION_INCLUDE_FIELDS),
+        ("activities", ACTIVITY_INCLUDE_FIELDS),
     ],
 )
 def test_include_fields_is_the_whole_enum_of_the_spec(stream, fields):
@@ -51,6 +53,7 @@ def test_include_fields_is_the_whole_enum_of_the_spec(stream, fields):
         ("deals", DEAL_INCLUDE_FIELDS),
         ("persons", PERSON_INCLUDE_FIELDS),
         ("organizations", ORGANIZATION_INCLUDE_FIELDS),
+        ("activities", ACTIVITY_INCLUDE_FIELDS),
     ],
 )
 def test_included_fields_are_schema_columns(stream, fields):
