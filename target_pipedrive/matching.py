@@ -45,7 +45,7 @@ class MatchIndex:
         """The one item holding the key, None if none does; AmbiguousMatch if several do."""
         items = self._items.get(normal(key)) or {}
         if len(items) > 1:
-            ids = ", ".join(str(i) for i in sorted(items, key=str))
+            ids = ", ".join(str(i) for i in sorted(items))
             msg = (
                 f"match_key {self.match_key!r} value {key!r} matches {len(items)} items "
                 f"(ids {ids}): none was written; make the value unique in Pipedrive, or give "

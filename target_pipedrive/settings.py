@@ -50,6 +50,24 @@ def unknown_key_errors(config: t.Mapping[str, t.Any], known: t.Collection[str]) 
     return errors
 
 
+def load_method_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """The SDK's `overwrite` would delete every item the input lacks: refused, saying why."""
+    places = [("load_method", config.get("load_method"))]
+    streams = config.get("streams")
+    if isinstance(streams, t.Mapping):
+        places += [
+            (f"streams.{name}.load_method", entry.get("load_method"))
+            for name, entry in streams.items()
+            if isinstance(entry, t.Mapping)
+        ]
+    return [
+        f"`{where}` is 'overwrite': target-pipedrive writes by `upsert` (the default) or "
+        "`append-only`, and never deletes the items an input lacks."
+        for where, value in places
+        if value == "overwrite"
+    ]
+
+
 def stream_setting(
     config: t.Mapping[str, t.Any], stream: t.Mapping[str, t.Any], name: str, default: str
 ) -> str:

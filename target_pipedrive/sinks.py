@@ -13,8 +13,7 @@ from singer_sdk.sinks import RecordSink
 from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.client import STREAM_ERRORS, RunStoppingError, format_instant
 from tap_pipedrive.custom_fields import CustomField
-from tap_pipedrive.tap import failure_message
-from target_pipedrive.bodies import changes, holds, without_nulls
+from target_pipedrive.bodies import changes, holds, same, without_nulls
 from target_pipedrive.client import Rejected, Writer
 from target_pipedrive.entities import ENTITIES, Entity
 from target_pipedrive.fields import (
@@ -224,8 +223,8 @@ class EntitySink(RecordSink):
             msg = (
                 f"Stream '{self.stream_name}': stopped before writing any record: the list of "
                 f"{self.entity.name} to match against could not be read in full "
-                f"({failure_message(error) or error}). Nothing was created in place of an "
-                "item that could not be looked up; run again later."
+                f"({error}). Nothing was created in place of an item that could not be "
+                "looked up; run again later."
             )
             raise IncompleteIndex(msg) from None
 
@@ -383,7 +382,7 @@ class EntitySink(RecordSink):
             return
         body = self.body(record, create=False)
         if current is not None:
-            body = changes(body, current)  # the item keeps what it has, its case included
+            body = changes(_kept_contacts(body, current), current)  # it keeps its case too
             if not body:
                 self.tally.skipped += 1  # Pipedrive has it already: a write would change nothing
                 return
@@ -437,3 +436,19 @@ class EntitySink(RecordSink):
             for stream, (requests, tokens) in zip(streams, before, strict=True):
                 self._read_requests += stream.progress.requests - requests
                 self._read_tokens += stream.progress.tokens - tokens
+
+
+def _kept_contacts(body: dict[str, t.Any], current: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Leave out a person's `email`/`phone` column when the person holds it already.
+
+    Any of its addresses, in any case: sent, the one value would replace all of them.
+    """
+    kept = dict(body)
+    for key in ("emails", "phones"):
+        given, stored = body.get(key), current.get(key)
+        if not (isinstance(given, list) and len(given) == 1 and isinstance(stored, list)):
+            continue
+        value = given[0].get("value") if isinstance(given[0], dict) else None
+        if any(isinstance(s, dict) and same(value, s.get("value")) for s in stored):
+            del kept[key]
+    return kept

@@ -23,7 +23,12 @@ from target_pipedrive.client import Reader
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
 from target_pipedrive.matching import IncompleteIndex
-from target_pipedrive.settings import LOAD_METHODS, NULL_VALUES, unknown_key_errors
+from target_pipedrive.settings import (
+    LOAD_METHODS,
+    NULL_VALUES,
+    load_method_errors,
+    unknown_key_errors,
+)
 from target_pipedrive.sinks import EntitySink, Refused, Tally
 
 if t.TYPE_CHECKING:
@@ -210,6 +215,9 @@ class TargetPipedrive(Target):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Add the checks JSON schema cannot express: credentials and an https root."""
         errors = super()._validate_config(raise_errors=False)
+        overwrite = load_method_errors(self.config)
+        if overwrite:  # said better than by the JSON schema's enum
+            errors = [e for e in errors if "'overwrite' is not one of" not in e] + overwrite
         errors += credentials_errors(self.config, "TARGET_PIPEDRIVE")
         errors += root_url_errors(self.config)
         errors += unknown_key_errors(self.config, self.config_jsonschema["properties"])
@@ -268,8 +276,14 @@ class TargetPipedrive(Target):
             self.logger.info("Stream '%s': %s", stream_name, tally.line())
 
     def stop(self, error: Exception) -> t.NoReturn:
-        """End the run on a fatal error, after the records already written: summary first."""
+        """End the run on a fatal error, after the records already written: summary first.
+
+        Then the last STATE received: it came before the record that failed, and every
+        record before that one was written (one request per record, at once).
+        """
         self.summarize()
+        if self._latest_state:
+            self._write_state_message(self._latest_state)
         if isinstance(error, BudgetExhaustedError):
             written = sum(n.created + n.updated + n.deleted for n in self._tallies.values())
             msg = (
