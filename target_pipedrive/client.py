@@ -11,6 +11,7 @@ that no retry can change (400 validation, 404 gone) is returned as a rejection i
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlparse
 
 import requests
 
@@ -98,13 +99,31 @@ class Writer:
             response = stream.requests_session.send(prepared, timeout=stream.timeout)
         except requests.exceptions.RequestException as error:
             if recover is not None and outcome_unknown(error):
-                found = recover()
+                try:
+                    found = recover()
+                except Exception as lookup:
+                    # Not a fault to retry through: a retry might create the item twice.
+                    raise UnknownOutcome(prepared, error, lookup) from None
                 if found is not None:
                     return Recovered(found)
             raise
         if response.status_code not in REJECTED_STATUSES:
             stream.validate_response(response)
         return response
+
+
+class UnknownOutcome(Exception):
+    """A write got no answer, and the look-up of what it did failed too: the run stops."""
+
+    def __init__(
+        self, prepared: requests.PreparedRequest, error: BaseException, lookup: BaseException
+    ) -> None:
+        path = urlparse(prepared.url or "").path
+        super().__init__(
+            f"{prepared.method} {path} got no answer ({type(error).__name__}), and looking for "
+            f"what it did failed too ({lookup}): stopped rather than risk writing it twice. Run "
+            "again later: upserts match what was written."
+        )
 
 
 class Recovered(t.NamedTuple):

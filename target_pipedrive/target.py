@@ -19,7 +19,7 @@ from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.client import BudgetExhaustedError
 from tap_pipedrive.config import credentials_errors, root_url_errors
 from tap_pipedrive.tap import SECRET_SETTINGS, TapPipedrive, failure_message
-from target_pipedrive.client import Reader
+from target_pipedrive.client import Reader, UnknownOutcome
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
 from target_pipedrive.matching import IncompleteIndex
@@ -337,7 +337,9 @@ class TargetPipedrive(Target):
         def excepthook(
             kind: type[BaseException], error: BaseException, trace: TracebackType | None
         ) -> None:
-            ours = isinstance(error, (RejectedRecordsError, IncompleteIndex, BadInputLine))
+            ours = isinstance(
+                error, (RejectedRecordsError, IncompleteIndex, BadInputLine, UnknownOutcome)
+            )
             message = str(error) if ours else failure_message(error)
             if message is not None:
                 logging.getLogger(cls.name).error("%s", message)

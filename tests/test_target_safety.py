@@ -201,6 +201,34 @@ def test_a_create_whose_connection_dropped_is_found_by_the_fields_sent(emu, tmp_
     assert writes(emu) == [("POST", ORGS, 200)]
 
 
+def test_a_v1_create_whose_connection_dropped_is_found_by_the_fields_sent(emu, tmp_path):
+    emu.inject("/v1/notes", "drop_after_commit")
+    record = {"content": "<p>Dropped note</p>", "deal_id": 1}
+    result = run_cli(target_config(emu, tmp_path), messages("notes", [record]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len([r for r in emu.records("notes") if r["content"] == record["content"]]) == 1
+    assert writes(emu) == [("POST", "/v1/notes", 200)]
+
+
+def test_a_lost_answer_whose_look_up_fails_stops_without_sending_again(emu, tmp_path):
+    emu.inject(PERSONS, "drop_after_commit", after=1)  # the POST, after the match index
+    emu.inject(PERSONS, "status", status=403, after=2)  # the look-up after it
+    record = {"name": "Unknown Outcome", "email": "unknown@warehouse.example"}
+    config = target_config(emu, tmp_path, streams=BY_EMAIL)
+    result = run_cli(config, messages("contacts", [record]), tmp_path)
+    assert result.returncode == 1
+    assert error_lines(result.stderr)[-1:] == [
+        "POST /api/v2/persons got no answer (ConnectionError), and looking for what it did "
+        "failed too (Pipedrive answered 403 Forbidden for /api/v2/persons: You do not have "
+        "permission to access this resource; Please check developers.pipedrive.com for more "
+        "information about Pipedrive API.): stopped rather than risk writing it twice. Run "
+        "again later: upserts match what was written."
+    ]
+    assert "Traceback" not in result.stderr
+    assert len(with_email(emu, "unknown@warehouse.example")) == 1
+    assert writes(emu) == [("POST", PERSONS, 200)]
+
+
 # --- the match index ---
 
 
