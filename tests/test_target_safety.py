@@ -188,6 +188,10 @@ def test_a_create_answered_after_the_timeout_is_not_sent_again(emu, tmp_path):
     assert result.returncode == 0, result.stderr
     assert len(with_email(emu, "slow@warehouse.example")) == 1
     assert writes(emu) == [("POST", PERSONS, 200)]
+    assert (
+        "Stream 'contacts': no answer to a create of persons: looking for it before trying "
+        "again." in result.stderr
+    )
 
 
 def test_a_create_whose_connection_dropped_is_found_by_the_fields_sent(emu, tmp_path):
