@@ -104,6 +104,8 @@ class EntitySink(RecordSink):
     def _key_from_schema(self) -> str | None:
         """The SCHEMA's key property as the match key, when it can be one; else one warning."""
         keys = list(self.key_properties or ())
+        if keys == ["id"]:  # Pipedrive ids (a copy of tap-pipedrive's streams): they match
+            return None
         if len(keys) == 1 and (
             keys[0] in self.entity.natural_keys
             or (self.custom is not None and self.custom.field(keys[0]) is not None)

@@ -419,6 +419,30 @@ def test_the_schemas_key_property_matches_when_it_can(emu, tmp_path):
     assert writes(emu) == [("PATCH", f"{PERSONS}/{person['id']}", 200)]
 
 
+def test_a_schema_key_property_naming_a_custom_field_matches_on_it(emu, tmp_path):
+    code = code_of(emu, "organizations", "Tax ID")
+    stream = messages("organizations", [{"name": "Keyed GmbH", "tax_id": "WH-77"}])
+    stream[0]["key_properties"] = ["tax_id"]
+    assert run_cli(target_config(emu, tmp_path), stream, tmp_path).returncode == 0
+    emu.clear_log()
+    stream[1]["record"] = {"name": "Keyed AG", "tax_id": "WH-77"}
+    result = run_cli(target_config(emu, tmp_path), stream, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (keyed,) = [r for r in emu.records("organizations") if r["custom_fields"][code] == "WH-77"]
+    assert keyed["name"] == "Keyed AG"
+    assert writes(emu) == [("PATCH", f"{ORGS}/{keyed['id']}", 200)]
+
+
+def test_a_stream_keyed_on_pipedrive_ids_gets_no_duplicate_warning(emu, tmp_path):
+    org = emu.records("organizations")[0]
+    stream = messages("organizations", [{"id": org["id"], "website": "https://by-id.example"}])
+    stream[0]["key_properties"] = ["id"]
+    result = run_cli(target_config(emu, tmp_path), stream, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no match key" not in result.stderr
+    assert writes(emu) == [("PATCH", f"{ORGS}/{org['id']}", 200)]
+
+
 def test_an_upsert_with_no_usable_key_warns_once_at_the_start(emu, tmp_path):
     rows = [{"name": f"Keyless {i}", "warehouse_id": i} for i in range(3)]
     stream = messages("organizations", rows)
