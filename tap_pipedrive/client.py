@@ -298,7 +298,8 @@ class PipedriveStream(RESTStream[t.Any]):
     #: First retry wait in seconds (doubling per try, capped) for faults without a named wait.
     retry_base_seconds: t.ClassVar[float] = 1.0
     retry_max_seconds: t.ClassVar[float] = 60.0
-    #: Seconds to wait for an answer before the request counts as failed (and is retried).
+    #: Seconds to wait for an answer before the request counts as failed (and is retried),
+    #: unless the `request_timeout_seconds` setting says otherwise.
     request_timeout: t.ClassVar[float] = 120.0
 
     @property
@@ -341,8 +342,8 @@ class PipedriveStream(RESTStream[t.Any]):
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
-        """Seconds to wait for an answer."""
-        return self.request_timeout
+        """Seconds to wait for an answer (`request_timeout_seconds`)."""
+        return float(self.config.get("request_timeout_seconds") or self.request_timeout)
 
     @property
     def url_base(self) -> str:

@@ -11,11 +11,13 @@ that no retry can change (400 validation, 404 gone) is returned as a rejection i
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlparse
 
 import requests
 
 from tap_pipedrive.client import PipedriveStream, payload
 from tap_pipedrive.tap import BufferedMsgSpecWriter, TapPipedrive
+from target_pipedrive.recovery import outcome_unknown
 
 if t.TYPE_CHECKING:
     import singer_sdk.singerlib as singer
@@ -54,28 +56,77 @@ class Writer:
         self.tokens = 0
         self._send = stream.request_decorator(self._send_once)
 
-    def write(self, method: str, path: str, body: dict[str, t.Any] | None, cost: int) -> t.Any:
-        """Send a write; return the answer's `data`, or raise Rejected (or a fatal error)."""
+    def write(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, t.Any] | None,
+        cost: int,
+        recover: t.Callable[[], t.Any] | None = None,
+    ) -> t.Any:
+        """Send a write; return the answer's `data`, or raise Rejected (or a fatal error).
+
+        `recover` looks for what a try whose answer was lost did (see `outcome_unknown`): what
+        it finds is returned instead of trying again.
+        """
         prepared = self.stream.build_prepared_request(
             method=method,
             url=self.stream.url_base + path,
             json=body,
             headers=self.stream.http_headers,
         )
-        response = self._send(prepared, None)
+        response = self._send(prepared, recover)
+        if isinstance(response, Recovered):
+            self.tokens += cost  # the lost try was done, and charged
+            return response.data
         if response.status_code != 404:  # 2xx and 400: Pipedrive did the work and charged
             self.tokens += cost
         if response.status_code in REJECTED_STATUSES:
             raise Rejected(self.stream.response_error_message(response))
         return payload(response).get("data")
 
+    def read(self, path: str, cost: int) -> t.Any:
+        """GET a path (with its query); the answer's `data`."""
+        return self.write("GET", path, None, cost)
+
     def _send_once(
-        self, prepared: requests.PreparedRequest, context: t.Mapping[str, t.Any] | None
-    ) -> requests.Response:
+        self, prepared: requests.PreparedRequest, recover: t.Callable[[], t.Any] | None
+    ) -> requests.Response | Recovered:
         """One try; what is neither a success nor a rejection raises for the retry policy."""
         self.requests += 1
         stream = self.stream
-        response = stream.requests_session.send(prepared, timeout=stream.timeout)
+        try:
+            response = stream.requests_session.send(prepared, timeout=stream.timeout)
+        except requests.exceptions.RequestException as error:
+            if recover is not None and outcome_unknown(error):
+                try:
+                    found = recover()
+                except Exception as lookup:
+                    # Not a fault to retry through: a retry might create the item twice.
+                    raise UnknownOutcome(prepared, error, lookup) from None
+                if found is not None:
+                    return Recovered(found)
+            raise
         if response.status_code not in REJECTED_STATUSES:
             stream.validate_response(response)
         return response
+
+
+class UnknownOutcome(Exception):
+    """A write got no answer, and the look-up of what it did failed too: the run stops."""
+
+    def __init__(
+        self, prepared: requests.PreparedRequest, error: BaseException, lookup: BaseException
+    ) -> None:
+        path = urlparse(prepared.url or "").path
+        super().__init__(
+            f"{prepared.method} {path} got no answer ({type(error).__name__}), and looking for "
+            f"what it did failed too ({lookup}): stopped rather than risk writing it twice. Run "
+            "again later: upserts match what was written."
+        )
+
+
+class Recovered(t.NamedTuple):
+    """What a write whose answer was lost turned out to have done."""
+
+    data: t.Any
