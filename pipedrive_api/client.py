@@ -66,13 +66,14 @@ class PipedriveClient:
 
     `settings` are the commands' own: `api_token` or `client_id`/`client_secret`/
     `refresh_token` (with `refresh_token_file`, `oauth_url`), `api_url` / `company_domain`,
-    `retry_patience_seconds`, `max_tokens_per_run`.
+    `retry_patience_seconds`, `request_timeout_seconds`, `max_tokens_per_run`.
     """
 
     #: First retry wait in seconds (doubling per try, capped) for faults without a named wait.
     retry_base_seconds: t.ClassVar[float] = 1.0
     retry_max_seconds: t.ClassVar[float] = 60.0
-    #: Seconds to wait for an answer before the request counts as failed (and is retried).
+    #: Seconds to wait for an answer before the request counts as failed (and is retried),
+    #: unless the `request_timeout_seconds` setting says otherwise.
     request_timeout: t.ClassVar[float] = 120.0
 
     def __init__(
@@ -130,6 +131,11 @@ class PipedriveClient:
         return root
 
     @property
+    def timeout(self) -> float:
+        """Seconds to wait for an answer (`request_timeout_seconds`)."""
+        return float(self.settings.get("request_timeout_seconds") or self.request_timeout)
+
+    @property
     def headers(self) -> dict[str, str]:
         """Headers sent with every request (the authenticator adds the credentials)."""
         return {"Accept": "application/json", "User-Agent": self.user_agent}
@@ -139,7 +145,7 @@ class PipedriveClient:
     def transmit(self, request: requests.PreparedRequest) -> requests.Response:
         """Sign and send a request once (through the paced session)."""
         signed = self.authenticator(request)
-        return self.session.send(signed, timeout=self.request_timeout)
+        return self.session.send(signed, timeout=self.timeout)
 
     def check(self, response: requests.Response) -> None:
         """Raise the typed error or `TransientError` an answer means; count it if it is good."""

@@ -144,6 +144,16 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "request_timeout_seconds",
+        th.NumberType,
+        default=120,
+        title="Request timeout (seconds)",
+        description=(
+            "How long to wait for Pipedrive's answer to one request before it counts as "
+            "failed and is retried (within `retry_patience_seconds`)."
+        ),
+    ),
+    th.Property(
         "max_tokens_per_run",
         th.IntegerType,
         title="Token limit per run",

@@ -59,8 +59,8 @@ class HTTPStream(RESTStream[t.Any]):
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
-        """Seconds to wait for an answer."""
-        return self.client.request_timeout
+        """Seconds to wait for an answer (`request_timeout_seconds`)."""
+        return self.client.timeout
 
     @property
     def url_base(self) -> str:

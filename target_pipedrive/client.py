@@ -9,14 +9,16 @@ indexes) page with the tap's paginators (`pipedrive_api.endpoints`).
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlparse
+
+import requests
 
 from pipedrive_api.errors import AccessDeniedError
 from pipedrive_api.responses import error_message, payload, records
+from target_pipedrive.recovery import outcome_unknown
 
 if t.TYPE_CHECKING:
     import logging
-
-    import requests
 
     from pipedrive_api.client import PipedriveClient
     from pipedrive_api.endpoints import Endpoint
@@ -30,32 +32,63 @@ class Rejected(Exception):
 
 
 class Writer:
-    """Sends one entity's writes and reads; counts the requests and the tokens they spend."""
+    """Sends one entity's writes and reads; counts every request and the tokens they spend."""
 
     def __init__(self, client: PipedriveClient) -> None:
         self.client = client
         self.requests = 0
         self.tokens = 0
 
-    def write(self, method: str, path: str, body: dict[str, t.Any] | None, cost: int) -> t.Any:
-        """Send a write; return the answer's `data`, or raise Rejected (or a fatal error)."""
+    def write(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, t.Any] | None,
+        cost: int,
+        recover: t.Callable[[], t.Any] | None = None,
+    ) -> t.Any:
+        """Send a write; return the answer's `data`, or raise Rejected (or a fatal error).
+
+        `recover` looks for what a try whose answer was lost did (see `outcome_unknown`): what
+        it finds is returned instead of trying again.
+        """
         prepared = self.client.request(method, path, json=body)
-        response = self.client.retrying(self._send_once)(prepared)
+        response = self.client.retrying(self._send_once)(prepared, recover)
+        if isinstance(response, Recovered):
+            self.tokens += cost  # the lost try was done, and charged
+            return response.data
         if response.status_code != 404:  # 2xx and 400: Pipedrive did the work and charged
             self.tokens += cost
         if response.status_code in REJECTED_STATUSES:
             raise Rejected(error_message(response))
         return payload(response).get("data")
 
-    def _send_once(self, prepared: requests.PreparedRequest) -> requests.Response:
+    def read(self, path: str, cost: int) -> t.Any:
+        """GET a path (with its query); the answer's `data`."""
+        return self.write("GET", path, None, cost)
+
+    def _send_once(
+        self, prepared: requests.PreparedRequest, recover: t.Callable[[], t.Any] | None
+    ) -> requests.Response | Recovered:
         """One try; what is neither a success nor a rejection raises for the retry policy."""
         self.requests += 1
-        response = self.client.transmit(prepared.copy())
+        try:
+            response = self.client.transmit(prepared.copy())
+        except requests.exceptions.RequestException as error:
+            if recover is not None and outcome_unknown(error):
+                try:
+                    found = recover()
+                except Exception as lookup:
+                    # Not a fault to retry through: a retry might create the item twice.
+                    raise UnknownOutcome(prepared, error, lookup) from None
+                if found is not None:
+                    return Recovered(found)
+            raise
         if response.status_code not in REJECTED_STATUSES:
             self.client.check(response)
         return response
 
-    def read(self, endpoint: Endpoint) -> list[dict[str, t.Any]]:
+    def read_list(self, endpoint: Endpoint) -> list[dict[str, t.Any]]:
         """Every record of a list, page after page (each answered page counted)."""
         rows: list[dict[str, t.Any]] = []
         for page in self.client.pages(endpoint.path, endpoint.query(), endpoint.paging()):
@@ -68,7 +101,7 @@ class Writer:
         """Field definitions; none (with a warning) where Pipedrive refuses them from the start."""
         before = self.requests
         try:
-            return self.read(endpoint)
+            return self.read_list(endpoint)
         except AccessDeniedError as error:
             if self.requests > before:
                 raise
@@ -78,3 +111,23 @@ class Writer:
                 error,
             )
             return []
+
+
+class UnknownOutcome(Exception):
+    """A write got no answer, and the look-up of what it did failed too: the run stops."""
+
+    def __init__(
+        self, prepared: requests.PreparedRequest, error: BaseException, lookup: BaseException
+    ) -> None:
+        path = urlparse(prepared.url or "").path
+        super().__init__(
+            f"{prepared.method} {path} got no answer ({type(error).__name__}), and looking for "
+            f"what it did failed too ({lookup}): stopped rather than risk writing it twice. Run "
+            "again later: upserts match what was written."
+        )
+
+
+class Recovered(t.NamedTuple):
+    """What a write whose answer was lost turned out to have done."""
+
+    data: t.Any

@@ -94,6 +94,8 @@ class CustomFieldWriter:
             else:
                 objects.setdefault(field.code, {})[part] = value
         for code, parts in objects.items():
+            if "value" not in parts:  # only a part's column: the field's own column is absent
+                continue
             given = {part: value for part, value in parts.items() if value is not None}
             values[code] = given if given.get("value") is not None else None
         return values

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing as t
 
 from singer_sdk.sinks import RecordSink
 
-from pipedrive_api.errors import ConfigError
+from pipedrive_api.errors import READ_ERRORS, ConfigError, RunStoppingError
 from tap_pipedrive.custom_fields import CustomField
+from target_pipedrive.bodies import changes, holds, same, without_nulls
 from target_pipedrive.client import Rejected, Writer
 from target_pipedrive.entities import ENTITIES, Entity
 from target_pipedrive.fields import (
@@ -18,37 +20,81 @@ from target_pipedrive.fields import (
     jsonable,
     option_id,
 )
+from target_pipedrive.matching import (
+    AmbiguousMatch,
+    IncompleteIndex,
+    MatchIndex,
+    normal,
+    usable_key_value,
+)
+from target_pipedrive.recovery import newest_items_path
+from target_pipedrive.settings import stream_setting
 
 if t.TYPE_CHECKING:
     from singer_sdk import Target
 
     from pipedrive_api.client import PipedriveClient
-    from target_pipedrive.outcome import Outcome
 
 
 class Run(t.Protocol):
-    """What a sink uses of its target: the run's client and outcome."""
+    """What a sink uses of its target (typed here: the target imports the sinks)."""
 
-    @property
-    def client(self) -> PipedriveClient:
-        """The run's Pipedrive client."""
+    client: PipedriveClient
+    config: t.Mapping[str, t.Any]
 
-    @property
-    def outcome(self) -> Outcome:
-        """The run's tallies, rejects and summary."""
+    def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
+        """A stream's `streams` entry."""
+
+    def tally(self, stream_name: str) -> Tally:
+        """The counters of a stream."""
+
+    def reject(self, stream_name: str, record: t.Mapping[str, t.Any], reason: str) -> None:
+        """Write a refused record to the rejects file."""
+
+    def stop(self, error: Exception) -> t.NoReturn:
+        """End the run on a fatal error."""
 
 
 #: Columns that steer the write rather than carry a value.
 _CONTROL = frozenset({"id", "_sdc_deleted_at"})
 
 
+@dataclasses.dataclass
+class Tally:
+    """What a stream's records became, and what it cost (every request, reads included)."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    #: Refused by Pipedrive (a 4xx answer).
+    rejected: int = 0
+    #: Refused here, before any request (a bad value, an ambiguous match, no match key).
+    refused: int = 0
+    requests: int = 0
+    tokens: int = 0
+
+    def line(self) -> str:
+        """The summary line of a stream."""
+        return (
+            f"created {self.created}, updated {self.updated}, deleted {self.deleted}, "
+            f"skipped {self.skipped}, refused by Pipedrive {self.rejected}, refused here "
+            f"{self.refused}; {self.requests} requests, {self.tokens} tokens"
+        )
+
+
+class Refused(ValueError):
+    """A record this target refuses before any request (it goes to the rejects file)."""
+
+
 class EntitySink(RecordSink):
     """Writes a stream's records to its Pipedrive entity, one request per record.
 
     Matching, in order: the record's `id` (a Pipedrive id); the stream's `match_key` (a custom
-    field holding the warehouse's id, or `email` for persons, `name` for organizations), looked
-    up in an index built once from the entity's list endpoint; no match creates the item. In
-    `append` mode every record is created.
+    field holding the warehouse's id, or `email` for persons, `name` for organizations; else
+    the SCHEMA's one key property when it is one of those), looked up in an index built once
+    from the entity's complete list; no match creates the item. With `load_method:
+    append-only` every record is created.
     """
 
     @property
@@ -58,20 +104,60 @@ class EntitySink(RecordSink):
 
     def __init__(self, target: Target, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(target, *args, **kwargs)
-        run = t.cast("Run", target)
-        self.outcome = run.outcome
-        settings = self.outcome.stream_settings(self.stream_name)
+        self.target = t.cast("Run", target)
+        settings = self.target.stream_settings(self.stream_name)
         self.entity: Entity = ENTITIES[settings["entity"]]
-        self.mode: str = settings.get("mode") or target.config.get("mode", "upsert")
+        self.load_method = stream_setting(self.config, settings, "load_method", "upsert")
+        self.null_values = stream_setting(self.config, settings, "null_values", "skip")
         self.match_key: str | None = settings.get("match_key")
-        self.tally = self.outcome.tally(self.stream_name)
-        self.writer = Writer(run.client)
+        self.tally = self.target.tally(self.stream_name)
+        self.writer = Writer(self.target.client)
         self._reported: set[str] = set()
+        if self.load_method == "upsert" and self.match_key is None:
+            self.match_key = self._key_from_schema()
+
+    def _key_from_schema(self) -> str | None:
+        """The SCHEMA's key property as the match key, when it can be one; else one warning."""
+        keys = list(self.key_properties or ())
+        if keys == ["id"]:  # Pipedrive ids (a copy of tap-pipedrive's streams): they match
+            return None
+        if len(keys) == 1 and (
+            keys[0] in self.entity.natural_keys
+            or (self.custom is not None and self.custom.field(keys[0]) is not None)
+        ):
+            self.logger.info(
+                "Stream '%s': matching %s on %r, the SCHEMA's key property.",
+                self.stream_name,
+                self.entity.name,
+                keys[0],
+            )
+            return keys[0]
+        natural = " or ".join(f"`{key}`" for key in sorted(self.entity.natural_keys))
+        self.logger.warning(
+            "Stream '%s': upsert with no match key: a record without an `id` is created, so "
+            "every rerun creates it again. Set `streams.%s.match_key` to a custom field "
+            "holding the warehouse's id%s.",
+            self.stream_name,
+            self.stream_name,
+            f" (or {natural})" if natural else "",
+        )
+        return None
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
         """Keep `_sdc_deleted_at` in the records: it is how a deletion arrives."""
         return True
+
+    def _singer_validate_message(self, record: dict[str, t.Any]) -> None:
+        """No SDK check of the key properties: a record missing its match key is refused."""
+
+    def _validate_and_parse(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The SDK's date parsing; a value it cannot parse refuses the record, not the run."""
+        try:
+            return super()._validate_and_parse(record)
+        except (ValueError, TypeError) as error:
+            msg = f"a value of the wrong type: {error}"
+            raise Refused(msg) from None
 
     @functools.cached_property
     def definitions(self) -> list[dict[str, t.Any]]:
@@ -118,56 +204,99 @@ class EntitySink(RecordSink):
         return field
 
     @functools.cached_property
-    def index(self) -> dict[str, dict[str, t.Any]]:
-        """Match key value -> item, from one read of the entity's list (lowest id wins)."""
-        # The whole list, not an incremental window: an item written a second ago must be found.
-        # The definitions first: they name the custom fields an item's keys are read from.
-        self.definitions  # noqa: B018
-        index: dict[str, dict[str, t.Any]] = {}
-        for row in self.writer.read(self.entity.listing):
+    def index(self) -> MatchIndex:
+        """Match key value -> items, from one complete read of the entity's list.
+
+        A read that fails or stops short raises IncompleteIndex: a record whose item sat on
+        an unread page would otherwise be created again.
+        """
+        index = MatchIndex(t.cast("str", self.match_key))
+        for row in self._read_all():
             for key in self._keys_of_item(row):
-                index.setdefault(key, row)
+                index.add(key, row)
         return index
 
-    def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[str]:
+    def _read_all(self) -> list[dict[str, t.Any]]:
+        # The whole list, not an incremental window: an item written a second ago must be
+        # found too.
+        try:
+            return self.writer.read_list(self.entity.listing)
+        except RunStoppingError:
+            raise
+        except READ_ERRORS as error:
+            msg = (
+                f"Stream '{self.stream_name}': stopped before writing any record: the list of "
+                f"{self.entity.name} to match against could not be read in full "
+                f"({error}). Nothing was created in place of an item that could not be "
+                "looked up; run again later."
+            )
+            raise IncompleteIndex(msg) from None
+
+    def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[t.Any]:
         if self.match_field is not None:
             value = (item.get("custom_fields") or {}).get(self.match_field.code)
             if isinstance(value, dict):
                 value = value.get("value")
-            return [] if value is None else [_normal(value)]
+            return [] if value is None else [value]
         if self.match_key == "email":
-            return [_normal(e["value"]) for e in item.get("emails") or [] if e.get("value")]
+            emails = item.get("emails") or []
+            return [e["value"] for e in emails if isinstance(e, dict) and e.get("value")]
         value = item.get(t.cast("str", self.match_key))
-        return [] if value is None else [_normal(value)]
+        return [] if value is None else [value]
 
-    def _key_of_record(self, record: t.Mapping[str, t.Any]) -> str | None:
+    def _key_of_record(self, record: t.Mapping[str, t.Any]) -> t.Any:
         if self.match_field is not None:
-            value = t.cast("CustomFieldWriter", self.custom).value_of(record, self.match_field)
-        elif self.match_key == "email":
-            value = record.get("email") or next(
-                (e.get("value") for e in record.get("emails") or [] if e.get("value")), None
+            return t.cast("CustomFieldWriter", self.custom).value_of(record, self.match_field)
+        if self.match_key == "email":
+            emails = record.get("emails")
+            if record.get("email") is None and isinstance(emails, list):
+                return next(
+                    (e.get("value") for e in emails if isinstance(e, dict) and e.get("value")),
+                    None,
+                )
+            return record.get("email")
+        return record.get(t.cast("str", self.match_key))
+
+    def _match_value(self, record: t.Mapping[str, t.Any]) -> t.Any:
+        """The record's match key value; Refused when it is missing, null or not a value."""
+        value = jsonable(self._key_of_record(record))
+        if value is None:
+            msg = f"no value for the match key {self.match_key!r}: the record cannot be matched"
+            raise Refused(msg)
+        if not usable_key_value(value):
+            msg = (
+                f"a value of the wrong type for the match key {self.match_key!r}: {value!r} "
+                "(text or a number expected)"
             )
-        else:
-            value = record.get(t.cast("str", self.match_key))
-        return None if value is None else _normal(jsonable(value))
+            raise Refused(msg)
+        return value
 
     def existing(self, record: t.Mapping[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
         """The id of the item this record updates or deletes (None: a new one).
 
         Also the item as Pipedrive has it, when the match key found it (else None).
         """
-        if self.mode == "append":
+        if self.load_method == "append-only":
             return None, None
+        # The index is read before the stream's first write, whatever the record.
+        index = self.index if self.match_key is not None else None
         if record.get("id") is not None:
             return record["id"], None
-        key = self._key_of_record(record) if self.match_key is not None else None
-        found = None if key is None else self.index.get(key)
+        if index is None:
+            return None, None
+        try:
+            found = index.find(self._match_value(record))
+        except AmbiguousMatch as error:
+            raise Refused(str(error)) from None
         return (None, None) if found is None else (found["id"], found)
 
     # --- bodies ---
 
     def body(self, record: dict[str, t.Any], *, create: bool) -> dict[str, t.Any]:
-        """The request body: the entity's writable fields, `custom_fields` by code."""
+        """The request body: the entity's writable fields, `custom_fields` by code.
+
+        Only the record's columns are sent; a null one only with `null_values: clear`.
+        """
         fields = self.entity.fields
         body = {key: compact(jsonable(value)) for key, value in record.items() if key in fields}
         for key, options in self.standard_options.items():
@@ -181,13 +310,15 @@ class EntitySink(RecordSink):
         if self.entity.name == "persons" and "phones" not in body and record.get("phone"):
             body["phones"] = [{"value": record["phone"], "primary": True, "label": "work"}]
         if self.custom is not None:
-            custom = self.custom.custom_fields(record)
-            if create:
-                custom = {code: value for code, value in custom.items() if value is not None}
+            try:
+                custom = self.custom.custom_fields(record)
+            except (TypeError, AttributeError) as error:
+                msg = f"a value of the wrong type: {error}"
+                raise Refused(msg) from None
             if custom:
                 body["custom_fields"] = custom
-        if create:
-            body = {key: value for key, value in body.items() if value is not None}
+        if create or self.null_values == "skip":
+            body = without_nulls(body)
         self._report_unknown(record)
         return body
 
@@ -213,12 +344,15 @@ class EntitySink(RecordSink):
         """Create, update, delete or skip the record; a refused record goes to the rejects."""
         try:
             self._write(record)
-        except (Rejected, Unwritable) as error:
+        except Rejected as error:
             self.tally.rejected += 1
-            self.outcome.reject(self.stream_name, record, str(error))
+            self.target.reject(self.stream_name, record, str(error))
+        except (Refused, Unwritable) as error:
+            self.tally.refused += 1
+            self.target.reject(self.stream_name, record, str(error))
         except Exception as error:
             self._count()
-            self.outcome.stop(error)
+            self.target.stop(error)
         self._count()
 
     def _count(self) -> None:
@@ -237,45 +371,70 @@ class EntitySink(RecordSink):
                 self.tally.skipped += 1
                 return
             self.writer.write("DELETE", f"{entity.path}/{existing}", None, entity.delete_cost)
-            self._forget(existing)
+            if "index" in self.__dict__:
+                self.index.forget(existing)
             self.tally.deleted += 1
             return
         if existing is None:
             body = self.body(record, create=True)
-            created = self.writer.write("POST", entity.path, body, entity.create_cost)
+            recover = functools.partial(self._created_by_lost_answer, record, body)
+            created = self.writer.write(
+                "POST", entity.path, body, entity.create_cost, recover=recover
+            )
             self._remember(record, created)
             self.tally.created += 1
             return
         body = self.body(record, create=False)
-        if current is not None and _same(body, current):
-            self.tally.skipped += 1  # Pipedrive has it already: a write would change nothing
-            return
+        if current is not None:
+            body = changes(_kept_contacts(body, current), current)  # it keeps its case too
+            if not body:
+                self.tally.skipped += 1  # Pipedrive has it already: a write would change nothing
+                return
         path = f"{entity.path}/{existing}"
         updated = self.writer.write(entity.update_method, path, body, entity.update_cost)
         self._remember(record, updated)
         self.tally.updated += 1
 
+    def _created_by_lost_answer(
+        self, record: t.Mapping[str, t.Any], body: dict[str, t.Any]
+    ) -> dict[str, t.Any] | None:
+        """The item a create whose answer was lost made, if it did.
+
+        Looked up among the newest items by the match key, else by every field sent.
+        """
+        self.logger.warning(
+            "Stream '%s': no answer to a create of %s: looking for it before trying again.",
+            self.stream_name,
+            self.entity.name,
+        )
+        newest = self.writer.read(newest_items_path(self.entity.path), self.entity.listing.cost)
+        if self.match_key is not None:
+            key = normal(self._match_value(record))
+            found = [i for i in newest or [] if key in map(normal, self._keys_of_item(i))]
+        else:
+            found = [i for i in newest or [] if holds(i, body)]
+        return found[0] if found else None
+
     def _remember(self, record: t.Mapping[str, t.Any], item: t.Any) -> None:
         """Keep a written item in the index, so that later records match it."""
-        key = self._key_of_record(record) if self.match_key is not None else None
-        if key is not None and isinstance(item, dict):
-            self.index[key] = item
-
-    def _forget(self, item_id: t.Any) -> None:
-        if "index" in self.__dict__:
-            for key in [k for k, item in self.index.items() if item["id"] == item_id]:
-                del self.index[key]
+        if self.match_key is None or "index" not in self.__dict__ or not isinstance(item, dict):
+            return
+        value = jsonable(self._key_of_record(record))
+        if usable_key_value(value):
+            self.index.remember(value, item)
 
 
-def _same(given: t.Any, current: t.Any) -> bool:
-    """Whether a body value is what the item has already (objects: the parts given)."""
-    if isinstance(given, dict) and isinstance(current, dict):
-        return all(_same(value, current.get(key)) for key, value in given.items())
-    if isinstance(given, list) and isinstance(current, list):
-        return len(given) == len(current) and all(map(_same, given, current))
-    return bool(given == current) and isinstance(given, bool) == isinstance(current, bool)
+def _kept_contacts(body: dict[str, t.Any], current: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Leave out a person's `email`/`phone` column when the person holds it already.
 
-
-def _normal(value: t.Any) -> str:
-    """A match key as compared: text, trimmed, case-folded (emails and names ignore case)."""
-    return str(value).strip().casefold()
+    Any of its addresses, in any case: sent, the one value would replace all of them.
+    """
+    kept = dict(body)
+    for key in ("emails", "phones"):
+        given, stored = body.get(key), current.get(key)
+        if not (isinstance(given, list) and len(given) == 1 and isinstance(stored, list)):
+            continue
+        value = given[0].get("value") if isinstance(given[0], dict) else None
+        if any(isinstance(s, dict) and same(value, s.get("value")) for s in stored):
+            del kept[key]
+    return kept

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import typing as t
+from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.json import deserialize_json
 
 from pipedrive_api.client import PipedriveClient
-from pipedrive_api.errors import failure_message
+from pipedrive_api.errors import BudgetExhaustedError, ConfigError, failure_message
 from tap_pipedrive.config import SECRET_SETTINGS, SETTINGS, credentials_errors, root_url_errors
+from target_pipedrive.client import UnknownOutcome
 from target_pipedrive.entities import ENTITIES
-from target_pipedrive.outcome import Outcome, RejectedRecordsError, Tally
-from target_pipedrive.sinks import EntitySink
+from target_pipedrive.fields import jsonable
+from target_pipedrive.matching import IncompleteIndex
+from target_pipedrive.settings import (
+    LOAD_METHODS,
+    NULL_VALUES,
+    load_method_errors,
+    unknown_key_errors,
+)
+from target_pipedrive.sinks import EntitySink, Refused, Tally
 
 if t.TYPE_CHECKING:
     from types import TracebackType
@@ -38,6 +50,42 @@ SHARED_SETTINGS = (
 _ENTITY_NAMES = sorted(ENTITIES)
 
 
+class RejectedRecordsError(Exception):
+    """Records were rejected and `allow_rejects` is off: the run fails, after writing the rest."""
+
+
+class BadInputLine(ValueError):
+    """A line of the input that is not a JSON object: the run stops there."""
+
+
+class LineReader(SingerReader):
+    """The SDK's reader, stopping at a line that is not JSON with its number, not a traceback.
+
+    `before_stop` runs first: the records before the line are written, and the last STATE
+    before it (which covers no record after it) is emitted.
+    """
+
+    before_stop: t.Callable[[], None] | None = None
+    _line = 0
+
+    def deserialize_json(self, line: str) -> dict[str, t.Any]:
+        """The line's JSON object; BadInputLine (after `before_stop`) when it is none."""
+        self._line += 1
+        try:
+            message = deserialize_json(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            if self.before_stop is not None:
+                self.before_stop()
+            msg = (
+                f"Line {self._line} of the input is not a Singer message (a JSON object): "
+                "stopped there, after writing the records before it."
+            )
+            raise BadInputLine(msg)
+        return message
+
+
 class TargetPipedrive(Target):
     """Singer target writing records into Pipedrive (reverse ETL)."""
 
@@ -45,6 +93,7 @@ class TargetPipedrive(Target):
     #: The distribution shipping both commands (the version `--about` reports).
     package_name = "tap-pipedrive"
     default_sink_class = EntitySink
+    message_reader_class = LineReader
     # No `validate-records`: Pipedrive validates every record, and a refused one goes to the
     # rejects file with its reason; the incoming stream's schema says nothing about Pipedrive.
     capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
@@ -58,6 +107,7 @@ class TargetPipedrive(Target):
         "type": "object",
         "properties": {
             **{name: SETTINGS["properties"][name] for name in SHARED_SETTINGS},
+            "request_timeout_seconds": SETTINGS["properties"]["request_timeout_seconds"],
             "retry_patience_seconds": {
                 **SETTINGS["properties"]["retry_patience_seconds"],
                 "description": (
@@ -68,14 +118,28 @@ class TargetPipedrive(Target):
             },
             **th.PropertiesList(
                 th.Property(
-                    "mode",
+                    "load_method",
                     th.StringType,
                     default="upsert",
-                    allowed_values=["upsert", "append"],
-                    title="Write mode",
+                    allowed_values=list(LOAD_METHODS),
+                    title="Load method",
                     description=(
                         "`upsert`: update the item a record matches (by `id`, else the stream's "
-                        "`match_key`), create it otherwise. `append`: create every record."
+                        "match key), create it otherwise. `append-only`: create every record. "
+                        "(The SDK's `overwrite` is refused: it would delete every item the "
+                        "input lacks.)"
+                    ),
+                ),
+                th.Property(
+                    "null_values",
+                    th.StringType,
+                    default="skip",
+                    allowed_values=list(NULL_VALUES),
+                    title="Null values",
+                    description=(
+                        "`skip`: a NULL column is not sent, so it never clears a field. "
+                        "`clear`: it is sent, and clears the field (for fields the warehouse "
+                        "owns). A column the record lacks is never sent."
                     ),
                 ),
                 th.Property(
@@ -84,7 +148,12 @@ class TargetPipedrive(Target):
                         additional_properties=th.ObjectType(
                             th.Property("entity", th.StringType, allowed_values=_ENTITY_NAMES),
                             th.Property("match_key", th.StringType),
-                            th.Property("mode", th.StringType, allowed_values=["upsert", "append"]),
+                            th.Property(
+                                "load_method", th.StringType, allowed_values=list(LOAD_METHODS)
+                            ),
+                            th.Property(
+                                "null_values", th.StringType, allowed_values=list(NULL_VALUES)
+                            ),
                         )
                     ),
                     title="Streams",
@@ -92,7 +161,8 @@ class TargetPipedrive(Target):
                         "Per incoming stream: `entity` (one of "
                         f"{', '.join(_ENTITY_NAMES)}; default: the stream's name), `match_key` "
                         "(a custom field holding the warehouse id, by name or code; or `email` "
-                        "for persons, `name` for organizations) and `mode`."
+                        "for persons, `name` for organizations; default: the SCHEMA's key "
+                        "property when it is one of those), `load_method` and `null_values`."
                     ),
                 ),
                 th.Property(
@@ -111,8 +181,8 @@ class TargetPipedrive(Target):
                     default="pipedrive-rejects.jsonl",
                     title="Rejects file",
                     description=(
-                        "JSON lines file receiving every record Pipedrive refused, with the "
-                        "stream and the reason (appended to)."
+                        "JSON lines file receiving every record refused (by Pipedrive or by the "
+                        "target), with the stream and the reason. Started afresh by each run."
                     ),
                 ),
                 th.Property(
@@ -132,12 +202,20 @@ class TargetPipedrive(Target):
         super().__init__(*args, **kwargs)
         # One request at a time: the burst window and the rejects file are shared.
         self.max_parallelism = 1
+        self._tallies: dict[str, Tally] = {}
+        # This run's rejects only: a rerun does not add the same lines again.
+        self._rejects_path.unlink(missing_ok=True)
+        self.message_reader.before_stop = self.drain_all  # type: ignore[attr-defined]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Add the checks JSON schema cannot express: credentials and an https root."""
         errors = super()._validate_config(raise_errors=False)
+        overwrite = load_method_errors(self.config)
+        if overwrite:  # said better than by the JSON schema's enum
+            errors = [e for e in errors if "'overwrite' is not one of" not in e] + overwrite
         errors += credentials_errors(self.config, "TARGET_PIPEDRIVE")
         errors += root_url_errors(self.config)
+        errors += unknown_key_errors(self.config, self.config_jsonschema["properties"])
         for name in SECRET_SETTINGS:
             secret = self.config.get(name)
             if secret:
@@ -150,21 +228,94 @@ class TargetPipedrive(Target):
     def client(self) -> PipedriveClient:
         """The run's Pipedrive client: the tap's session, auth, rate limits, retries and errors."""
         user_agent = self.config.get("user_agent") or f"{self.name}/{self.plugin_version}"
-        return PipedriveClient(self.config, user_agent=user_agent)
+        return PipedriveClient(self.config, user_agent=user_agent, logger=self.logger)
 
-    @functools.cached_property
-    def outcome(self) -> Outcome:
-        """What the records became: tallies, the rejects file, the summary."""
-        return Outcome(self.config, self.logger)
+    def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
+        """A stream's `streams` entry, its entity defaulting to the stream's name."""
+        settings = dict((self.config.get("streams") or {}).get(stream_name) or {})
+        settings.setdefault("entity", stream_name)
+        if settings["entity"] not in ENTITIES:
+            msg = (
+                f"Stream '{stream_name}' maps to no Pipedrive entity: name it after one "
+                f"({', '.join(_ENTITY_NAMES)}) or map it in the `streams` setting."
+            )
+            raise ConfigError(msg)
+        return settings
 
     def tally(self, stream_name: str) -> Tally:
         """The counters of a stream (one per stream for the whole run)."""
-        return self.outcome.tally(stream_name)
+        return self._tallies.setdefault(stream_name, Tally())
+
+    @functools.cached_property
+    def _rejects_path(self) -> Path:
+        return Path(self.config.get("rejects_file") or "pipedrive-rejects.jsonl")
+
+    def reject(self, stream_name: str, record: t.Mapping[str, t.Any], reason: str) -> None:
+        """Append a refused record, its stream and the reason to the rejects file."""
+        # The SDK's bookkeeping columns are not the record's; a deletion mark is.
+        kept = {
+            key: jsonable(value)
+            for key, value in record.items()
+            if not key.startswith("_sdc_") or (key == "_sdc_deleted_at" and value is not None)
+        }
+        line = {"stream": stream_name, "reason": reason, "record": kept}
+        with self._rejects_path.open("a", encoding="utf-8") as rejects:
+            rejects.write(json.dumps(line, ensure_ascii=False) + "\n")
+        self.logger.warning("Stream '%s': record rejected: %s", stream_name, reason)
+
+    def summarize(self) -> None:
+        """Log what each stream's records became and what they cost."""
+        for stream_name, tally in self._tallies.items():
+            self.logger.info("Stream '%s': %s", stream_name, tally.line())
+
+    def stop(self, error: Exception) -> t.NoReturn:
+        """End the run on a fatal error, after the records already written: summary first.
+
+        Then the last STATE received: it came before the record that failed, and every
+        record before that one was written (one request per record, at once).
+        """
+        self.summarize()
+        if self._latest_state:
+            self._write_state_message(self._latest_state)
+        if isinstance(error, BudgetExhaustedError):
+            written = sum(n.created + n.updated + n.deleted for n in self._tallies.values())
+            msg = (
+                f"Stopped: Pipedrive's daily token budget is spent, after {written} record(s) "
+                "were written. Run again after the reset (midnight in the company's time "
+                "zone): upserts match what was written, so nothing is created twice."
+            )
+            raise BudgetExhaustedError(msg) from None
+        raise error
+
+    def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
+        """The SDK's handling; a record refused before any request is a reject, not a crash."""
+        stream_name = str(message_dict.get("stream"))
+        record = message_dict.get("record")
+        record = record if isinstance(record, dict) else {}
+        if stream_name not in self.mapper.stream_maps:
+            self.tally(stream_name).refused += 1
+            reason = f"no SCHEMA message for stream '{stream_name}' came before this record"
+            self.reject(stream_name, record, reason)
+            return
+        try:
+            super()._process_record_message(message_dict)
+        except Refused as error:
+            self.tally(stream_name).refused += 1
+            self.reject(stream_name, record, str(error))
 
     def process_endofpipe(self) -> None:
         """Finish the sinks, log the summary, and fail the run for rejects unless allowed."""
         super().process_endofpipe()
-        self.outcome.finish()
+        self.summarize()
+        by_pipedrive = sum(tally.rejected for tally in self._tallies.values())
+        here = sum(tally.refused for tally in self._tallies.values())
+        if (by_pipedrive or here) and not self.config.get("allow_rejects"):
+            msg = (
+                f"{by_pipedrive + here} record(s) rejected ({by_pipedrive} refused by Pipedrive, "
+                f"{here} refused here), written with the reasons to {self._rejects_path} (set "
+                "`allow_rejects` to accept rejects)."
+            )
+            raise RejectedRecordsError(msg)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:
@@ -179,8 +330,10 @@ class TargetPipedrive(Target):
         def excepthook(
             kind: type[BaseException], error: BaseException, trace: TracebackType | None
         ) -> None:
-            is_rejects = isinstance(error, RejectedRecordsError)
-            message = str(error) if is_rejects else failure_message(error)
+            ours = isinstance(
+                error, (RejectedRecordsError, IncompleteIndex, BadInputLine, UnknownOutcome)
+            )
+            message = str(error) if ours else failure_message(error)
             if message is not None:
                 logging.getLogger(cls.name).error("%s", message)
                 return

@@ -54,11 +54,18 @@ def run_cli(
     config: dict[str, t.Any], message_list: t.Iterable[dict[str, t.Any]], tmp_path: pathlib.Path
 ) -> subprocess.CompletedProcess[str]:
     """Run the `target-pipedrive` command line as Meltano would."""
+    return run_cli_text(config, lines(message_list), tmp_path)
+
+
+def run_cli_text(
+    config: dict[str, t.Any], text: str, tmp_path: pathlib.Path
+) -> subprocess.CompletedProcess[str]:
+    """Run the `target-pipedrive` command line on input text (lines that may not be JSON)."""
     path = tmp_path / "target-config.json"
     path.write_text(json.dumps(config))
     return subprocess.run(
         [sys.executable, "-m", "target_pipedrive.target", "--config", str(path)],
-        input=lines(message_list),
+        input=text,
         capture_output=True,
         text=True,
         timeout=120,

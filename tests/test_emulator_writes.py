@@ -155,3 +155,60 @@ def test_an_unknown_category_creates_nothing(emu):
 
 def item_category(emu: Emulator, product_id: int) -> str:
     return next(r["category"] for r in emu.records("products") if r["id"] == product_id)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        (
+            "/api/v2/persons",
+            {"name": "P", "org_id": 999},
+            "org_id: organization 999 does not exist",
+        ),
+        ("/api/v2/deals", {"title": "D", "person_id": 999}, "person_id: person 999 does not exist"),
+        ("/v1/notes", {"content": "N", "deal_id": 999}, "deal_id: deal 999 does not exist"),
+        (
+            "/v1/leads",
+            {"title": "L", "organization_id": 999},
+            "organization_id: organization 999 does not exist",
+        ),
+    ],
+)
+def test_a_link_to_an_item_that_does_not_exist_is_a_400_and_creates_nothing(emu, path, body, error):
+    entity = path.rsplit("/", 1)[-1]
+    before = emu.all_ids(entity)
+    answer = call(emu, "POST", path, body)
+    assert (answer.status_code, answer.json()["error"]) == (400, f"Validation failed: {error}")
+    assert emu.all_ids(entity) == before
+
+
+def test_a_link_to_an_item_that_exists_is_written(emu):
+    org, person = emu.records("organizations")[0]["id"], emu.records("persons")[0]["id"]
+    answer = call(emu, "POST", "/api/v2/deals", {"title": "D", "org_id": org, "person_id": person})
+    assert answer.status_code == 200
+    assert (answer.json()["data"]["org_id"], answer.json()["data"]["person_id"]) == (org, person)
+
+
+def test_a_write_whose_answer_is_dropped_after_commit_is_done(emu):
+    emu.inject("/api/v2/organizations", "drop_after_commit")
+    with pytest.raises(requests.exceptions.ConnectionError):
+        call(emu, "POST", "/api/v2/organizations", {"name": "Committed"})
+    assert [r["name"] for r in emu.records("organizations")].count("Committed") == 1
+    assert [(r.method, r.status) for r in emu.requests] == [("POST", 200)]
+
+
+def test_a_write_answered_late_after_commit_is_done_before_the_answer(emu):
+    emu.inject("/api/v2/organizations", "slow_after_commit", delay=2)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.post(
+            emu.url + "/api/v2/organizations", json={"name": "Late"}, headers=HEADERS, timeout=0.5
+        )
+    assert [r["name"] for r in emu.records("organizations")].count("Late") == 1
+
+
+def test_duplicate_copies_an_items_fields_under_new_ids(emu):
+    person = emu.records("persons")[0]
+    twins = emu.duplicate("persons", person["id"], 2)
+    assert twins == [max(emu.all_ids("persons")) - 1, max(emu.all_ids("persons"))]
+    copies = [r for r in emu.records("persons") if r["id"] in twins]
+    assert [(r["name"], r["emails"]) for r in copies] == [(person["name"], person["emails"])] * 2

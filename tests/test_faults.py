@@ -28,9 +28,9 @@ def clean(emulator):
     return sync(config_for(emulator), streams=["persons"]).ids("persons")
 
 
-def persons_with_fault(emu: Emulator, fault: str, **options) -> set:
+def persons_with_fault(emu: Emulator, fault: str, config: dict | None = None, **options) -> set:
     emu.inject(PERSONS, fault, after=1, **options)
-    return sync(config_for(emu), streams=["persons"]).ids("persons")
+    return sync(config or config_for(emu), streams=["persons"]).ids("persons")
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -47,10 +47,12 @@ def test_broken_answers_are_retried(fresh_emulator, fault):
     )
 
 
-def test_a_timeout_is_retried(fresh_emulator, monkeypatch):
-    monkeypatch.setattr(PipedriveClient, "request_timeout", 0.5)
-    ids = persons_with_fault(fresh_emulator, "slow", delay=1.5)
+def test_a_timeout_of_request_timeout_seconds_is_retried(fresh_emulator, caplog):
+    config = config_for(fresh_emulator, request_timeout_seconds=0.5)
+    ids = persons_with_fault(fresh_emulator, "slow", config, delay=1.5)
     assert ids == set(fresh_emulator.all_ids("persons"))
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert retries == ["No answer in time for /api/v2/persons; retrying in 0.0s (attempt 2)"]
 
 
 def test_a_burst_429_waits_and_retries(fresh_emulator):

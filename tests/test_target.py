@@ -137,10 +137,10 @@ def test_a_changed_row_matched_by_key_is_patched_with_its_change(emu, tmp_path):
     assert [patch] == [("PATCH", f"/api/v2/persons/{renamed[0]['id']}", 200)]
 
 
-def test_append_mode_creates_even_a_matching_record(emu, tmp_path):
+def test_append_only_creates_even_a_matching_record(emu, tmp_path):
     org = emu.records("organizations")[0]
     before = emu.all_ids("organizations")
-    config = target_config(emu, tmp_path, mode="append")
+    config = target_config(emu, tmp_path, load_method="append-only")
     write(config, messages("organizations", [{"id": org["id"], "name": org["name"]}]))
     assert len(emu.all_ids("organizations") - before) == 1
     assert writes(emu) == [("POST", "/api/v2/organizations", 200)]

@@ -47,8 +47,8 @@ def test_rejected_records_go_to_the_rejects_file_and_the_run_fails(emu, tmp_path
     result = run_cli(target_config(emu, tmp_path), messages("deals", DEALS), tmp_path)
     assert result.returncode == 1
     assert error_lines(result.stderr) == [
-        f"2 record(s) rejected by Pipedrive, written with the reasons to "
-        f"{tmp_path / 'rejects.jsonl'} (set `allow_rejects` to accept rejects)."
+        f"2 record(s) rejected (2 refused by Pipedrive, 0 refused here), written with the "
+        f"reasons to {tmp_path / 'rejects.jsonl'} (set `allow_rejects` to accept rejects)."
     ]
     assert "Traceback" not in result.stderr
     assert rejects(tmp_path / "rejects.jsonl") == [
@@ -100,8 +100,8 @@ def test_the_summary_counts_each_stream(emu, tmp_path):
     ]
     # 1 definitions read (10 tokens) and 4 writes of 5 tokens (a 400 is charged too).
     assert summary[-1] == (
-        "Stream 'deals': created 2, updated 0, deleted 0, skipped 0, rejected 2; "
-        "5 requests, 30 tokens"
+        "Stream 'deals': created 2, updated 0, deleted 0, skipped 0, refused by Pipedrive 2, "
+        "refused here 0; 5 requests, 30 tokens"
     )
     assert sum(r.cost for r in emu.requests) == 30
 

@@ -62,7 +62,7 @@ READS = {
 def copied(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> t.Iterator[tuple[Emulator, Emulator, dict[str, t.Any], dict[str, list[t.Any]]]]:
-    """A copied into B by tap | target-pipedrive (append mode).
+    """A copied into B by tap | target-pipedrive (append-only).
 
     B has A's seed, so the same field definitions (custom field codes and options); only the
     items B creates are compared. Yields A, B, the tap settings, and per entity the pairs
@@ -79,7 +79,8 @@ def copied(
             # Written a minute ago: the tap's read of B ends at its start, in whole seconds.
             patch.setattr(writes, "clock", lambda: time.time_ns() - 60 * 10**9)
             write(
-                target_config(b, tmp_path_factory.mktemp("rejects"), mode="append"), read.messages
+                target_config(b, tmp_path_factory.mktemp("rejects"), load_method="append-only"),
+                read.messages,
             )
         pairs = {
             entity: list(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime
 import email.utils
 import math
@@ -23,6 +24,7 @@ from tests.emulator import spec
 from tests.emulator.data import rfc3339
 from tests.emulator.dataset import FIELD_ENTITIES, V1_FIELD_ENTITIES, Dataset, canonical
 from tests.emulator.faults import (
+    AFTER_COMMIT,
     BUDGET_MESSAGE,
     CLOUDFLARE_PAGE,
     JSON,
@@ -35,7 +37,7 @@ from tests.emulator.faults import (
 from tests.emulator.handlers import ROUTES, ApiError, Request, Router, error_body
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
 from tests.emulator.per_parent import PER_PARENT_ROUTES
-from tests.emulator.writes import WRITE_ROUTES
+from tests.emulator.writes import ROW_KEYS, WRITE_ROUTES
 
 #: Pipedrive's burst window: `burst_limit` requests per token per rolling 2 seconds.
 BURST_WINDOW_SECONDS = 2.0
@@ -333,6 +335,19 @@ class Emulator:
             table = self.data.table(entity)
             return [table.public_id(i) for i in table.add(n, _ticks(None, table.unit))]
 
+    def duplicate(self, entity: str, item_id: Any, n: int = 1, **changes: Any) -> list[Any]:
+        """Create n copies of an item (its name, emails... as it shows them; `changes` set
+        over them), added and updated now; return their ids. Live accounts hold such twins."""
+        with self.data.lock:
+            table = self.data.table(entity)
+            source = table.record(table.row_id(item_id))
+            rows = table.add(n, _ticks(None, table.unit))
+            for row in rows:
+                copied = {k: v for k, v in source.items() if k not in ROW_KEYS}
+                table.written[row] = {**copy.deepcopy(copied), **changes}
+            table._changed()
+            return [table.public_id(row) for row in rows]
+
     def retype_field(self, entity: str, name: str, field_type: str) -> str:
         """Change the type of an entity's custom field (by name; values follow); return its code."""
         with self.data.lock:
@@ -425,6 +440,16 @@ class Emulator:
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
             fault = None
+        if fault is not None and fault.kind in AFTER_COMMIT:
+            # Logged with the status of what was done, before the answer is lost.
+            response, cost = self._answer(method, parts.path, query, headers, body)
+            self._record(
+                arrival, RequestLog(method, parts.path, query, response.status, cost, dict(headers))
+            )
+            if fault.kind == "drop_after_commit":
+                return Response(response.status, {}, b"", action="drop")
+            time.sleep(fault.delay)
+            return response
         response, cost = (
             self._faulted(fault)
             if fault is not None

@@ -5,8 +5,9 @@ types, enums; v2 refuses unknown fields, v1 ignores them), and custom-field valu
 field's type and options, with Pipedrive's 400 envelope for the first problem found. A `null`
 clears an optional field, as the live API allows. What a write sets is kept in `Table.written`,
 over the generated record, so every list shows it; the time of the write is the record's
-`update_time` (and `add_time` of a created one). A deleted item is gone from its list (deals get
-`is_deleted`), and listed by `/v1/recents` like any deletion.
+`update_time` (and `add_time` of a created one). A body's `org_id`, `organization_id`,
+`person_id` and `deal_id` must name an item that exists (400 otherwise). A deleted item is gone
+from its list (deals get `is_deleted`), and listed by `/v1/recents` like any deletion.
 
 Spec data read at run time: each write operation's `requestBody` JSON schema and its
 `x-token-cost` (charged by the server like any other operation).
@@ -32,9 +33,7 @@ from tests.emulator.handlers import ApiError, Request, Route
 from tests.emulator.spec import Operation, load
 
 #: Keys a write never sets: the row's own columns give them (ids, times, deletion, archive).
-_ROW_KEYS = frozenset(
-    {"id", "add_time", "update_time", "is_deleted", "is_archived", "archive_time"}
-)
+ROW_KEYS = frozenset({"id", "add_time", "update_time", "is_deleted", "is_archived", "archive_time"})
 #: Columns kept in step with a written value, so list filters (`org_id=...`) see it.
 _SYNCED_SKIP = frozenset({"status", "deleted", "archived", "archive_time", "due_date"})
 #: What a created item holds where the body is silent (the rest is null or empty).
@@ -45,6 +44,13 @@ _DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "leads": {"was_seen": False, "source_name": "API", "origin": "API"},
 }
 _DEAL_STATUSES = ("open", "won", "lost")
+#: Body fields naming another item, by the entity they name: that item must exist.
+_LINKS: Mapping[str, str] = {
+    "org_id": "organizations",
+    "organization_id": "organizations",
+    "person_id": "persons",
+    "deal_id": "deals",
+}
 _SINGULAR = {"activities": "activity"}
 #: Standard option fields a body sets by option id but records show by label (the spec types
 #: a product's `category` as a number in bodies, the emulator's lists show the label).
@@ -186,6 +192,24 @@ def _is_date(text: str) -> bool:
     return len(text) == 10
 
 
+def _singular(entity: str) -> str:
+    return _SINGULAR.get(entity, entity[:-1])
+
+
+def _live(data: Dataset, entity: str, public: Any, *, deleted: bool = False) -> int | None:
+    """The row of an item that exists (and is not deleted, unless `deleted`), else None."""
+    table = data.table(entity)
+    try:
+        row = table.row_id(public)
+    except KeyError:
+        return None
+    if not table.exists(row):
+        return None
+    if not deleted and "deleted" in table.cols and table.get(row, "deleted"):
+        return None
+    return row
+
+
 @dataclass(frozen=True)
 class _Write:
     """What the three kinds of write share: the entity, its table, its custom fields."""
@@ -202,6 +226,11 @@ class _Write:
         status = body.get("status")
         if self.entity == "deals" and status is not None and status not in _DEAL_STATUSES:
             raise _invalid(f"status: must be one of {', '.join(_DEAL_STATUSES)}")
+        for key, entity in _LINKS.items():
+            linked = body.get(key)
+            # A deleted deal is still there (`is_deleted`) and may be linked; a gone item not.
+            if linked is not None and _live(data, entity, linked, deleted=True) is None:
+                raise _invalid(f"{key}: {_singular(entity)} {linked} does not exist")
         return {key: self.shown(data, key, value) for key, value in body.items()}
 
     def shown(self, data: Dataset, key: str, value: Any) -> Any:
@@ -218,17 +247,10 @@ class _Write:
 
     def row(self, data: Dataset, request: Request) -> int:
         """The row of the path's id; 404 if there is none (or it was deleted)."""
-        table = data.table(self.entity)
         raw = request.path_params.get("id", "")
-        try:
-            row = table.row_id(int(raw) if raw.isdigit() else raw)
-        except KeyError:
-            row = 0
-        deleted = "deleted" in table.cols and table.exists(row) and table.get(row, "deleted")
-        if not table.exists(row) or deleted:
-            raise ApiError(
-                404, f"{_SINGULAR.get(self.entity, self.entity[:-1]).capitalize()} not found"
-            )
+        row = _live(data, self.entity, int(raw) if raw.isdigit() else raw)
+        if row is None:
+            raise ApiError(404, f"{_singular(self.entity).capitalize()} not found")
         return row
 
     def apply(self, data: Dataset, row: int, body: Mapping[str, Any]) -> None:
@@ -236,7 +258,7 @@ class _Write:
         table = data.table(self.entity)
         overlay = table.written.setdefault(row, {})
         for key, value in body.items():
-            if key in _ROW_KEYS:
+            if key in ROW_KEYS:
                 continue
             if key == "custom_fields":
                 current = table.record(row).get("custom_fields") or {}
@@ -269,7 +291,7 @@ class Create(_Write):
         blank: dict[str, Any] = {
             key: [] if isinstance(value, list) else None
             for key, value in generated.items()
-            if key not in _ROW_KEYS
+            if key not in ROW_KEYS
         }
         if "custom_fields" in generated:
             blank["custom_fields"] = {d.code: None for d in self.custom(data)}
