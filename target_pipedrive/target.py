@@ -21,6 +21,7 @@ from tap_pipedrive.config import SECRET_SETTINGS, SETTINGS, credentials_errors, 
 from target_pipedrive.client import UnknownOutcome
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
+from target_pipedrive.match_sink import Refused
 from target_pipedrive.matching import IncompleteIndex
 from target_pipedrive.settings import (
     LOAD_METHODS,
@@ -28,7 +29,7 @@ from target_pipedrive.settings import (
     load_method_errors,
     unknown_key_errors,
 )
-from target_pipedrive.sinks import EntitySink, Refused, Tally
+from target_pipedrive.sinks import EntitySink, Tally
 
 if t.TYPE_CHECKING:
     from types import TracebackType
