@@ -533,7 +533,7 @@ def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.
         for key in ("replication_key_value", ABSENT_SINCE):
             if entry.get(key) is not None:
                 yield entry, key, key
-    for name in ("deals_updated_since", "changes_since"):
+    for name in ("deals_updated_since", "items_updated_since", "changes_since"):
         marks = stream_state.get(name) or {}
         for key in marks:
             yield marks, key, f"{name}.{key}"
