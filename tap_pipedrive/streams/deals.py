@@ -130,8 +130,19 @@ class DealsStream(BatchingStream):
     }
 
     def batch_item(self, record: dict[str, t.Any]) -> list[t.Any]:
-        """Also the deal's stage and close, for `deal_stage_history`."""
-        return [*super().batch_item(record), {key: record.get(key) for key in STAGE_FIELDS}]
+        """Also keep the deal's stage and close aside (for the batch), for `deal_stage_history`.
+
+        Aside, not in the batch: the SDK logs each child's context with its metrics.
+        """
+        if not self._batch:
+            self.stage_fields.clear()
+        self.stage_fields[record["id"]] = {key: record.get(key) for key in STAGE_FIELDS}
+        return super().batch_item(record)
+
+    @functools.cached_property
+    def stage_fields(self) -> dict[int, dict[str, t.Any]]:
+        """The `STAGE_FIELDS` of each deal of the current batch."""
+        return {}
 
 
 class DealChildStream(PipedriveStream):
@@ -463,15 +474,12 @@ class DealFlowStream(ItemHistoryStream):
         return {}
 
     def batch_done(self, context: Context, due: list[list[t.Any]]) -> None:
-        """Hand `deal_stage_history` the deals read whole, and the deleted ones, with changes."""
+        """Hand `deal_stage_history` the deals read whole, and the deleted ones."""
         if self.has_selected_descendents:
             read = set(self.completed)
             deals = [d for d in due if d[2] or d[0] in read]
-            changes = {deal: list(self.stage_changes.get(deal, {}).values()) for deal in read}
             if deals:
-                self._sync_children(
-                    {"is_archived": context.get("is_archived"), "deals": deals, "changes": changes}
-                )
+                self._sync_children({"is_archived": context.get("is_archived"), "deals": deals})
             self.stage_changes.clear()
         super().batch_done(context, due)
 

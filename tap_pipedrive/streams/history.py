@@ -21,7 +21,12 @@ from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from tap_pipedrive.client import CursorPaginator, PipedriveStream, to_rfc3339
 from tap_pipedrive.streams.crm import OrganizationsStream, PersonsStream
-from tap_pipedrive.streams.deals import DealFlowStream, ItemHistoryStream, change_text
+from tap_pipedrive.streams.deals import (
+    DealFlowStream,
+    DealsStream,
+    ItemHistoryStream,
+    change_text,
+)
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -232,17 +237,18 @@ def deal_stays(
         close = last["time"] if last["new_value"] in CLOSED else None
     else:
         close = _close_time(deal)
-    rows: dict[tuple[t.Any, str], dict[str, t.Any]] = {}
+    rows = []
     for k, (stage, pipeline, entered) in enumerate(stays):
         end = stays[k + 1][2] if k + 1 < len(stays) else None
         left = end if end is not None and (close is None or end <= close) else close
-        rows[(stage, entered)] = _stay(deal_id, stage, pipeline, entered, left)
-    return list(rows.values())
+        rows.append(_stay(deal_id, stage, pipeline, entered, left))
+    # Back in a stage within the second it left it: one stay there from that second, the later.
+    kept = {(row["stage_id"], row["entered_at"]): row for row in rows}
+    return [row for row in rows if kept[(row["stage_id"], row["entered_at"])] is row]
 
 
-def deleted_deal_stay(deal: list[t.Any]) -> dict[str, t.Any]:
+def deleted_deal_stay(deal_id: int, deleted_at: str, record: dict[str, t.Any]) -> dict[str, t.Any]:
     """A deleted deal's last stay, from the deal alone (its flow is gone): ended on deletion."""
-    deal_id, deleted_at, record = deal[0], deal[1], deal[3]
     entered = record.get("stage_change_time") or record["add_time"]
     left = _close_time(record) or deleted_at
     return _stay(deal_id, record.get("stage_id"), record.get("pipeline_id"), entered, left)
@@ -259,6 +265,7 @@ class DealStageHistoryStream(PipedriveStream):
     parent_stream_type = DealFlowStream
     primary_keys = ("deal_id", "stage_id", "entered_at")
     base_schema = DEAL_STAGE_HISTORY
+    token_cost = 0
     state_partitioning_keys: t.ClassVar[list[str]] = []
     is_sorted = False
     windowed = False
@@ -281,8 +288,12 @@ class DealStageHistoryStream(PipedriveStream):
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The stays of the batch's deals read whole, and of its deleted deals."""
         assert context is not None
-        for deal in context["deals"]:
-            if deal[2]:
-                yield deleted_deal_stay(deal)
+        flow = t.cast("DealFlowStream", self._tap.streams[DealFlowStream.name])
+        deals = t.cast("DealsStream", self._tap.streams[DealsStream.name])
+        for deal_id, updated, deleted, *_ in context["deals"]:
+            record = deals.stage_fields[deal_id]
+            if deleted:
+                yield deleted_deal_stay(deal_id, updated, record)
             else:
-                yield from deal_stays(deal[0], deal[3], context["changes"].get(deal[0], []))
+                changes = list(flow.stage_changes.get(deal_id, {}).values())
+                yield from deal_stays(deal_id, record, changes)
