@@ -395,15 +395,16 @@ class TapPipedrive(Tap):
 
     @property
     def streams(self) -> dict[str, Stream]:
-        """The SDK's streams (ordered by name), but the parents of per-deal streams last.
+        """The SDK's streams (ordered by name), but the parents of selected per-item streams last.
 
         Whatever the catalog's order, every other list (500 records a call) spends its tokens
-        before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
+        before the per-item calls (`dealflow`: 40 tokens a deal, changelogs 20 an item) that
+        hang off the deals, persons and organizations lists.
         """
         if self._streams is None:
             streams = super().streams
             self._streams = dict(
-                sorted(streams.items(), key=lambda item: bool(item[1].child_streams))
+                sorted(streams.items(), key=lambda item: item[1].has_selected_descendents)
             )
         return self._streams
 
