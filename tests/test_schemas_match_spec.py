@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from tap_pipedrive import schemas
+from tap_pipedrive.streams import history
 
 Node = dict[str, t.Any]
 
@@ -63,6 +64,13 @@ STREAMS = (
     Stream("permission_sets", schemas.PERMISSION_SETS, "id", ("v1 /permissionSets",)),
     Stream("projects", schemas.PROJECTS, "id", ("v2 /projects", "v2 /projects/archived")),
     Stream("tasks", schemas.TASKS, "id", ("v2 /tasks",)),
+    Stream("person_changes", history.PERSON_CHANGES, "id", ("v1 /persons/{id}/changelog",)),
+    Stream(
+        "organization_changes",
+        history.ORGANIZATION_CHANGES,
+        "id",
+        ("v1 /organizations/{id}/changelog",),
+    ),
 )
 
 # Spec properties the tap deliberately does not emit as they are: (stream, dotted path) -> why.
