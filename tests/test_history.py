@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import config_for
+from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import SyncResult, discover, killed_run, select, sync
 
@@ -419,7 +419,7 @@ def _newest_change(emulator: Emulator, person: int) -> tuple:
 
 def test_a_changelog_run_killed_in_the_middle_resumes_without_loss(tmp_path):
     stream = "person_changes"
-    with Emulator(seed=5, scale=1200, api_token="emulator-token-3f9a") as emu:
+    with Emulator(seed=5, scale=1200, api_token=TOKEN) as emu:
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config_for(emu)))
         catalog_path = tmp_path / "catalog.json"
@@ -440,3 +440,50 @@ def test_a_changelog_run_killed_in_the_middle_resumes_without_loss(tmp_path):
         assert emitted_changes(killed, stream) | emitted_changes(resumed, stream) == expected
         # Resumed from the last batch the killed run finished, not from the start.
         assert len(changelog_calls(emu, "persons")) < len(emu.ids("persons"))
+
+
+# --- failures and the token budget ----------------------------------------------------------
+
+
+def test_a_person_whose_changelog_answers_404_twice_stays_due_for_the_next_run(
+    fresh_emulator, caplog
+):
+    stream = "person_changes"
+    person = sorted(fresh_emulator.ids("persons"))[3]
+    fresh_emulator.inject(f"/v1/persons/{person}/changelog", "not_found", times=2)
+    first = sync(config_for(fresh_emulator), streams=[stream])
+    assert f"1 person(s) answered 404 twice and stay due for the next run: {person}" in caplog.text
+    assert {c for c in emitted_changes(first, stream) if c[0] == person} == set()
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[stream])
+    expected = change_rows(fresh_emulator, stream)
+    assert emitted_changes(first, stream) | emitted_changes(second, stream) == expected
+
+
+def test_a_refused_changelog_is_skipped_and_does_not_pin_the_list(tmp_path):
+    with Emulator(seed=12, scale=600, api_token=TOKEN, gated={"/v1/persons/": 402}) as emu:
+        streams = ["persons", "person_changes"]
+        first = sync(config_for(emu), streams=streams)
+        assert not first.records("person_changes")
+        assert "refused" in first.final_state["bookmarks"]["person_changes"]
+        emu.clear_log()
+        second = sync(config_for(emu), state=first.final_state, streams=streams)
+        newest = max(r["update_time"] for r in first.records("persons"))
+        boundary = {r["id"] for r in first.records("persons") if r["update_time"] == newest}
+        assert second.ids("persons") == boundary
+        # Asked once about the person it was refused on, then skipped again.
+        assert len(changelog_calls(emu, "persons")) == 1
+
+
+def test_a_budget_stop_in_a_changelog_is_finished_by_the_next_run(fresh_emulator):
+    stream = "organization_changes"
+    fresh_emulator.clear_log()
+    sync(config_for(fresh_emulator), streams=[stream])
+    costs = [(r.path, r.cost) for r in fresh_emulator.requests]
+    calls = [k for k, (path, _) in enumerate(costs) if path.endswith("/changelog")]
+    limit = sum(cost for _, cost in costs[: calls[len(calls) // 2]])
+    config = config_for(fresh_emulator, max_tokens_per_run=limit)
+    first = sync(config, streams=[stream])
+    assert 0 < len(emitted_changes(first, stream)) < len(change_rows(fresh_emulator, stream))
+    second = sync(config_for(fresh_emulator), state=first.final_state, streams=[stream])
+    expected = change_rows(fresh_emulator, stream)
+    assert emitted_changes(first, stream) | emitted_changes(second, stream) == expected
