@@ -285,6 +285,12 @@ class DealStageHistoryStream(PipedriveStream):
     ) -> None:
         """Nothing: the state is the deals watermark, which dealflow moves for both."""
 
+    def log_sync_costs(self) -> None:
+        """Also the summary of a read that made no call (the stays' calls are dealflow's)."""
+        if not self._sync_costs and self.progress.records:
+            self.progress.log("done")
+        super().log_sync_costs()
+
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """The stays of the batch's deals read whole, and of its deleted deals."""
         assert context is not None
