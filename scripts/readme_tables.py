@@ -47,7 +47,9 @@ def streams_table() -> str:
         replication_key = (
             stream.replication_key if isinstance(stream.replication_key, str) else None
         )
-        if parent is not None:
+        if parent is not None and not isinstance(parent.replication_key, str):
+            replication = f"full table, a call per `{parent.name}` row"
+        elif parent is not None:
             root = parent
             while getattr(root, "parent_stream_type", None) is not None:
                 root = root.parent_stream_type
