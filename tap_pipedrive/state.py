@@ -40,6 +40,10 @@ _FIX = "Fix or remove it (the stream then starts from `start_date`)."
 TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
 
 
+#: The watermarks a stream state may hold, per list: the per-item streams' and dealflow's window.
+WATERMARKS = ("deals_updated_since", "items_updated_since", "changes_since")
+
+
 def prepare_state(state: t.Any, logger: logging.Logger) -> dict[str, t.Any]:
     """The state as this tap's bookmarks, legacy ones translated (one INFO line per stream).
 
@@ -163,7 +167,7 @@ def _checked(name: str, stream_state: dict[str, t.Any]) -> dict[str, t.Any]:
             f"each with a `context`: {_sample(partitions)}. {_FIX}"
         )
         raise ConfigError(msg)
-    for watermarks in ("deals_updated_since", "changes_since"):
+    for watermarks in WATERMARKS:
         marks = stream_state.get(watermarks)
         if marks is not None and not isinstance(marks, dict):
             msg = (
@@ -223,7 +227,7 @@ def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.
         for key in ("replication_key_value", ABSENT_SINCE):
             if entry.get(key) is not None:
                 yield entry, key, key
-    for name in ("deals_updated_since", "changes_since"):
+    for name in WATERMARKS:
         marks = stream_state.get(name) or {}
         for key in marks:
             yield marks, key, f"{name}.{key}"

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from tap_pipedrive import schemas
-from tap_pipedrive.streams import assignments, boards
+from tap_pipedrive.streams import assignments, boards, history
 
 Node = dict[str, t.Any]
 
@@ -77,6 +77,13 @@ STREAMS = (
         assignments.PERMISSION_SET_ASSIGNMENTS,
         ("permission_set_id", "user_id"),
         ("v1 /permissionSets/{id}/assignments",),
+    ),
+    Stream("person_changes", history.PERSON_CHANGES, "id", ("v1 /persons/{id}/changelog",)),
+    Stream(
+        "organization_changes",
+        history.ORGANIZATION_CHANGES,
+        "id",
+        ("v1 /organizations/{id}/changelog",),
     ),
 )
 

@@ -15,13 +15,16 @@ from tap_pipedrive.streams import STREAM_TYPES
 from tests.conftest import TOKEN, config_for
 from tests.singer_run import SyncResult, discover, select, sync
 
-# deleted_records is off by default: tests/test_deletions.py covers it.
-BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.name != "deleted_records"}
-# dealflow: tests/test_deal_children.py; the assignments (two-column keys): tests/test_per_parent.py
+# The streams off by default have tests of their own: deleted_records tests/test_deletions.py,
+# person_changes and organization_changes tests/test_history.py.
+BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.selected_by_default}
+# dealflow: tests/test_deal_children.py; the assignments (two-column keys):
+# tests/test_per_parent.py; deal_stage_history: tests/test_history.py.
 STREAMS = [
     name
     for name in BY_NAME
-    if name not in {"dealflow", "role_assignments", "permission_set_assignments"}
+    if name
+    not in {"dealflow", "role_assignments", "permission_set_assignments", "deal_stage_history"}
 ]
 INCREMENTAL = {
     s.name for s in BY_NAME.values() if isinstance(s.replication_key, str) and s.windowed

@@ -45,6 +45,11 @@ from tap_pipedrive.streams.fields import (
     ProductFieldsStream,
     ProjectFieldsStream,
 )
+from tap_pipedrive.streams.history import (
+    DealStageHistoryStream,
+    OrganizationChangesStream,
+    PersonChangesStream,
+)
 from tap_pipedrive.streams.pipelines import PipelinesStream, StagesStream
 from tap_pipedrive.streams.projects import ProjectsStream, TasksStream
 
@@ -54,6 +59,7 @@ STREAM_TYPES = (
     DealProductsStream,
     DealInstallmentsStream,
     DealFlowStream,
+    DealStageHistoryStream,
     # CRM entities
     PersonsStream,
     OrganizationsStream,
@@ -63,6 +69,9 @@ STREAM_TYPES = (
     LeadsStream,
     FilesStream,
     CallLogsStream,
+    # field history (off by default: a call per person or organization updated)
+    PersonChangesStream,
+    OrganizationChangesStream,
     # pipelines
     PipelinesStream,
     StagesStream,

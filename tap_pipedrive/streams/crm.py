@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tap_pipedrive import schemas
 from tap_pipedrive.client import V1Stream, V2Stream
+from tap_pipedrive.streams.deals import BatchingStream
 
 # The fields v2 returns only when named in `include_fields`: each endpoint's whole enum.
 PERSON_INCLUDE_FIELDS = (
@@ -28,8 +29,8 @@ ORGANIZATION_INCLUDE_FIELDS = (
 ACTIVITY_INCLUDE_FIELDS = ("attendees",)
 
 
-class PersonsStream(V2Stream):
-    """Persons (contacts)."""
+class PersonsStream(BatchingStream):
+    """Persons (contacts); they feed `person_changes` in batches."""
 
     name = "persons"
     path = "/api/v2/persons"
@@ -40,8 +41,8 @@ class PersonsStream(V2Stream):
     extra_params = {"include_fields": ",".join(PERSON_INCLUDE_FIELDS)}
 
 
-class OrganizationsStream(V2Stream):
-    """Organizations."""
+class OrganizationsStream(BatchingStream):
+    """Organizations; they feed `organization_changes` in batches."""
 
     name = "organizations"
     path = "/api/v2/organizations"
