@@ -32,6 +32,7 @@ from tests.emulator.faults import (
     json_bytes,
 )
 from tests.emulator.handlers import ROUTES, ApiError, Request, Router, error_body
+from tests.emulator.item_handlers import ITEM_ROUTES
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
 from tests.emulator.writes import WRITE_ROUTES
 
@@ -166,7 +167,7 @@ class Emulator:
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
-        self.router = Router(spec.load(), (*ROUTES, *WRITE_ROUTES))
+        self.router = Router(spec.load(), (*ROUTES, *ITEM_ROUTES, *WRITE_ROUTES))
         self._gates: dict[str, int] = dict(gated or {})
         self._faults = FaultPlan()
         self.oauth: OAuthServer | None = None
