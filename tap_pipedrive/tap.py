@@ -302,6 +302,16 @@ class TapPipedrive(Tap):
             ),
         ),
         th.Property(
+            "mail_include_body",
+            th.BooleanType,
+            default=False,
+            title="Mail message bodies",
+            description=(
+                "`deal_mail_messages` (off by default: it holds people's mail) also carries each "
+                "message's body (`include_body=1`). Off: subjects, snippets, parties and times."
+            ),
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             title="User agent",
@@ -530,7 +540,7 @@ def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
 def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:
     """(dict, key, label) of each timestamp a stream's state holds (bookmarks, watermarks)."""
     for entry in [stream_state, *stream_state.get("partitions", [])]:
-        for key in ("replication_key_value", ABSENT_SINCE):
+        for key in ("replication_key_value", ABSENT_SINCE, "products_updated_since"):
             if entry.get(key) is not None:
                 yield entry, key, key
     for name in ("deals_updated_since", "changes_since"):

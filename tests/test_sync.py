@@ -17,7 +17,10 @@ from tests.singer_run import SyncResult, discover, select, sync
 
 # deleted_records is off by default: tests/test_deletions.py covers it.
 BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.name != "deleted_records"}
-STREAMS = [name for name in BY_NAME if name != "dealflow"]  # dealflow: tests/test_deal_children.py
+# dealflow: tests/test_deal_children.py; deal_mail_messages is off by default.
+STREAMS = [name for name in BY_NAME if name not in {"dealflow", "deal_mail_messages"}]
+#: Streams read one call per deal or product (tests/test_deal_extras.py).
+PER_ITEM = {"deal_participants", "deal_discounts", "product_variations"}
 INCREMENTAL = {
     s.name for s in BY_NAME.values() if isinstance(s.replication_key, str) and s.windowed
 }
@@ -33,6 +36,8 @@ def expected_ids(emulator, stream: str) -> set:
     if stream in {"deal_products", "deal_installments"}:  # of the deals not deleted
         deleted = {deal["id"] for deal in emulator.records("deals") if deal["is_deleted"]}
         return {r["id"] for r in emulator.records(stream) if r["deal_id"] not in deleted}
+    if stream in PER_ITEM:  # of the deals not deleted, of every product
+        return {row["id"] for row in emulator.data.extras.rows(stream)}
     return set(emulator.all_ids({"currency": "currencies"}.get(stream, stream)))
 
 

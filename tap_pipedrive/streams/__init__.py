@@ -23,6 +23,12 @@ from tap_pipedrive.streams.crm import (
     PersonsStream,
     ProductsStream,
 )
+from tap_pipedrive.streams.deal_extras import (
+    DealDiscountsStream,
+    DealMailMessagesStream,
+    DealParticipantsStream,
+    ProductVariationsStream,
+)
 from tap_pipedrive.streams.deals import (
     DealFlowStream,
     DealInstallmentsStream,
@@ -49,11 +55,15 @@ STREAM_TYPES = (
     DealProductsStream,
     DealInstallmentsStream,
     DealFlowStream,
+    DealParticipantsStream,
+    DealMailMessagesStream,
+    DealDiscountsStream,
     # CRM entities
     PersonsStream,
     OrganizationsStream,
     ActivitiesStream,
     ProductsStream,
+    ProductVariationsStream,
     NotesStream,
     LeadsStream,
     FilesStream,
