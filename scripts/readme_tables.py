@@ -47,7 +47,7 @@ def streams_table() -> str:
         )
         parent = getattr(stream, "parent_stream_type", None)
         if parent is not None:
-            replication = "deals updated since its watermark"
+            replication = f"{parent.name} updated since its watermark"
             if replication_key:
                 replication += f" (bookmark `{replication_key}`)"
         elif replication_key:
@@ -57,7 +57,13 @@ def streams_table() -> str:
         cost = str(stream.token_cost)
         if stream.archived_token_cost is not None:
             cost += f" / {stream.archived_token_cost}"
-        rows.append(f"| `{stream.name}` | {endpoint} | {key} | {replication} | {cost} |")
+        for item in ("deal", "product"):  # one call per item: the cost of each item read
+            if f"{{{item}_id}}" in stream.path:
+                cost += f" a {item}"
+        name = f"`{stream.name}`"
+        if not stream.selected_by_default:
+            name += " (off by default)"
+        rows.append(f"| {name} | {endpoint} | {key} | {replication} | {cost} |")
     return "\n".join(rows)
 
 
