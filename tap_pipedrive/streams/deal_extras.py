@@ -135,6 +135,8 @@ class DealItemStream(DealChildStream):
     is deleted, or a fault: it stays pending once; read from pending, it is taken as gone.
     """
 
+    keeps_pending = True
+
     def has_pending(self, context: Context | None) -> bool:
         """Whether this deals list has deals left undone by an earlier run."""
         return _list_of(context) not in self._started and bool(self._pending_of(context))

@@ -86,15 +86,18 @@ class DealsStream(V2Stream):
         """
         self._batch: list[list[t.Any]] = []
         self._feeds_children = self.has_selected_descendents
+        children = t.cast("list[DealChildStream]", self.child_streams)
         if self._feeds_children:
-            for child in t.cast("list[DealChildStream]", self.child_streams):
+            for child in children:
                 if child.selected and child.has_pending(context):
                     child.sync(context=self._child_context(context))
         try:
             yield from super().read(context)
         except TokenLimitReached:
-            if self._batch:
-                self._sync_children(self._child_context(context))
+            batch = self._child_context(context)
+            for child in children:
+                if batch["deals"] and child.selected and child.keeps_pending:
+                    child.sync(context=batch)
             raise
         if self._batch:
             self._sync_children(self._child_context(context))
@@ -218,6 +221,9 @@ class DealChildStream(PipedriveStream):
         """
         since = self.watermark(context)
         return [d for d in context["deals"] if not d[2] and (since is None or d[1] >= since)]
+
+    #: Whether deals it could not read are kept for the next run (`pending`, DealItemStream).
+    keeps_pending: t.ClassVar[bool] = False
 
     def has_pending(self, context: Context | None) -> bool:
         """Whether deals an earlier run left undone wait to be read first (DealItemStream)."""
