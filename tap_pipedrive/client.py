@@ -15,17 +15,20 @@ import requests
 import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._catalog import get_selected_schema
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator, SinglePagePaginator
 from urllib3.exceptions import NewConnectionError
 
 from tap_pipedrive import concurrency
 from tap_pipedrive.auth import PipedriveOAuthAuthenticator
+from tap_pipedrive.catalog import reconcile
 from tap_pipedrive.custom_fields import CustomField, CustomFieldMapper
 from tap_pipedrive.progress import Progress, TokenLimitReached
 from tap_pipedrive.ratelimit import budget_exhausted, retry_waits
 
 if t.TYPE_CHECKING:
+    from backoff.types import Details
     from requests.auth import AuthBase
     from singer_sdk.helpers.types import Context
 
@@ -87,6 +90,22 @@ def connect_failure(error: BaseException) -> str | None:
         return None
     cause = reason.__cause__ or reason.__context__
     return str(getattr(cause, "strerror", None) or "no connection")
+
+
+def describe_fault(error: BaseException | None, request: t.Any = None) -> str:
+    """A transient fault in words: status and path, or what broke (never the query string)."""
+    if isinstance(error, RetriableAPIError):
+        return str(error)  # `response_error_message`: status, path and Pipedrive's message
+    url = getattr(request, "url", None) or getattr(getattr(error, "request", None), "url", None)
+    where = f" for {urlparse(str(url)).path}" if url else ""
+    if isinstance(error, requests.exceptions.Timeout):
+        return f"No answer in time{where}"
+    if isinstance(error, (requests.exceptions.ChunkedEncodingError, ConnectionResetError)):
+        return f"The connection broke during the answer{where}"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return f"The answer could not be decoded{where}"
+    reason = connect_failure(error) if error is not None else None
+    return f"Could not connect ({reason}){where}" if reason else f"The connection failed{where}"
 
 
 def payload(response: requests.Response) -> t.Any:
@@ -373,6 +392,41 @@ class PipedriveStream(RESTStream[t.Any]):
         properties = {**self.base_schema["properties"], **self.custom_fields.properties}
         return {**self.base_schema, "properties": properties}
 
+    #: Why the schema in use could not be built (its definitions unreadable), for `get_records`
+    #: to raise where the stream's failures are handled.
+    _schema_error: Exception | None = None
+
+    @functools.cached_property
+    def effective_schema(self) -> dict[str, t.Any]:
+        """The catalog's columns in the tap's shapes (tap_pipedrive/catalog.py), else `schema`."""
+        if self._input_schema is None:
+            return self.schema
+        try:
+            live = self.schema
+        except (TokenLimitReached, *STREAM_ERRORS) as error:
+            self._schema_error = error
+            return self._input_schema
+        mask = self.mask
+        return reconcile(
+            self.name,
+            self._input_schema,
+            live,
+            selected=lambda name: bool(mask[("properties", name)]),
+            custom_fields=self.custom_fields,
+            logger=self.logger,
+        )
+
+    def _write_schema_message(self) -> None:
+        """Send the schema in use, not the catalog's as given (the stream maps hold that one)."""
+        if not self._schema_announced:
+            selected = get_selected_schema(self.name, self.effective_schema, self.mask)
+            self._tap.mapper.register_raw_stream_schema(self.name, selected, self.primary_keys)
+            self._stream_maps = None  # the SDK's cache of the maps: rebuilt from the new ones
+            self._schema_announced = True
+        super()._write_schema_message()
+
+    _schema_announced = False
+
     @functools.cached_property
     def _datetime_fields(self) -> tuple[str, ...]:
         """Top-level date-time columns, normalized to RFC 3339 UTC on the way out."""
@@ -402,6 +456,14 @@ class PipedriveStream(RESTStream[t.Any]):
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """The server-side filter and sort of an incremental read (per API version)."""
         return {}
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The state's bookmark, even before `start_date`: that applies only without one.
+
+        (The SDK takes the later of the two: a `start_date` set after the bookmark, as when
+        switching from the legacy tap, would lose the records in between for good.)
+        """
+        return value
 
     def starting_bookmark(self, context: Context | None) -> str | None:
         """The bookmark to resume from (state, else `start_date`), as RFC 3339 UTC."""
@@ -490,7 +552,10 @@ class PipedriveStream(RESTStream[t.Any]):
             giveup=self._cannot_connect,
             on_backoff=self.backoff_handler,
             jitter=None,
-            logger=self.logger,
+            # No `backoff` log lines (a repr per try, and "Giving up" before the tap's own line):
+            # `backoff_handler` says each retry in words, and a fault that outlasts the retries
+            # is reported once, by the stream or the run.
+            logger=None,
         )(func)
 
         def request(prepared_request: requests.PreparedRequest, context: Context | None) -> t.Any:
@@ -506,6 +571,16 @@ class PipedriveStream(RESTStream[t.Any]):
                 raise
 
         return request
+
+    def backoff_handler(self, details: Details) -> None:
+        """One WARNING per retry: what failed, the wait, and which attempt comes next."""
+        request = details["args"][0] if details.get("args") else None
+        self.logger.warning(
+            "%s; retrying in %.1fs (attempt %d)",
+            describe_fault(details.get("exception"), request),
+            details.get("wait") or 0.0,
+            details["tries"] + 1,
+        )
 
     def _cannot_connect(self, error: BaseException) -> bool:
         """Whether no connection could be made, and no request of this run was answered yet."""
@@ -603,7 +678,7 @@ class PipedriveStream(RESTStream[t.Any]):
         extra = record.keys() - self._columns
         if extra:
             self._drop_columns(record, extra)
-        self.progress.records += 1
+        self.progress.record()
         for stream_map in self.stream_maps:
             mapped = stream_map.transform(record)
             if mapped is not None:
@@ -650,9 +725,12 @@ class PipedriveStream(RESTStream[t.Any]):
         """
         if self.access_denied or self.failure:
             return
+        self.progress.begin()
         if not hasattr(self, "upper_bound"):  # one window per run, for every partition
             self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         try:
+            if self._schema_error is not None:
+                raise self._schema_error
             self._warn_of_new_custom_fields()
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:

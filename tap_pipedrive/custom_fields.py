@@ -184,6 +184,8 @@ class CustomFieldMapper:
     ) -> None:
         names = column_names(fields, mode, reserved)
         self.properties: dict[str, Schema] = {}
+        #: The field each column comes from.
+        self.field_of: dict[str, CustomField] = {}
         self._logger = logger
         self._warned: set[str] = set()
         # Precomputed for the hot path: one-column fields copied in one `update` (those that
@@ -202,11 +204,13 @@ class CustomFieldMapper:
                 }
                 for part, name in columns.items():
                     self.properties[name] = {**parts[part], **description}
+                    self.field_of[name] = field
                 self._objects.append(_Object(field, columns))
                 continue
             use_labels = labels and field.field_type in _LABEL_TYPES
             schema = (_LABEL_TYPES if use_labels else SCALAR_TYPES).get(field.field_type, _ANY)
             self.properties[column] = {**schema, **description}
+            self.field_of[column] = field
             if use_labels:
                 self._labels.append((field.code, column, field.options))
             elif schema is _ANY:

@@ -3,17 +3,18 @@
 Every response carries the burst window (`x-ratelimit-remaining`, `x-ratelimit-reset` seconds);
 the tap pauses when the window is used up instead of running into 429s. A 429 is retried after
 the wait the headers name (`Retry-After`, else `x-ratelimit-reset`). A 429 with the daily budget
-at zero (`x-daily-ratelimit-token-remaining: 0`) is not retried: the budget refills at midnight,
-so the run stops cleanly with its state, and the next scheduled run resumes. Every other
-transient fault (5xx, timeouts, dropped connections) waits exponentially longer, with jitter:
-Pipedrive sends the burst headers on every answer, and a 1-second reset says nothing about when
-an outage ends.
+at zero (`x-daily-ratelimit-token-remaining: 0`, or, without that header, an error message naming
+the daily budget) is not retried: the budget refills at midnight, so the run stops cleanly with
+its state, and the next scheduled run resumes. Every other transient fault (5xx, timeouts,
+dropped connections) waits exponentially longer, with jitter: Pipedrive sends the burst headers
+on every answer, and a 1-second reset says nothing about when an outage ends.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 import typing as t
 
@@ -37,9 +38,32 @@ def _number(response: requests.Response, header: str) -> float | None:
 
 
 def budget_exhausted(response: requests.Response) -> bool:
-    """Whether a 429 means the company's daily token budget is spent (not a burst)."""
+    """Whether a 429 means the company's daily token budget is spent (not a burst).
+
+    The daily headers are undocumented and sometimes missing: without them, the error message
+    tells (`Daily API token budget exceeded`; a burst's is `Request over limit`).
+    """
+    if response.status_code != 429:
+        return False
     remaining = _number(response, "x-daily-ratelimit-token-remaining")
-    return response.status_code == 429 and remaining is not None and remaining <= 0
+    if remaining is not None:
+        return remaining <= 0
+    return bool(DAILY_BUDGET_MESSAGE.search(_error_text(response)))
+
+
+#: Words of a 429's error message that name the daily budget rather than the burst window.
+DAILY_BUDGET_MESSAGE = re.compile(r"\b(daily|budget)\b", re.IGNORECASE)
+
+
+def _error_text(response: requests.Response) -> str:
+    """The `error` and `error_info` of a JSON error envelope ("" for any other body)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    return " ".join(str(body.get(key) or "") for key in ("error", "error_info"))
 
 
 def retry_wait(response: requests.Response) -> float | None:

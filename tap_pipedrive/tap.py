@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
+import difflib
 import functools
 import io
 import json
 import logging
+import os
 import signal
 import sys
 import typing as t
@@ -31,17 +32,12 @@ from tap_pipedrive.auth import (
     root_url,
     token_authenticator,
 )
-from tap_pipedrive.client import (
-    ABSENT_SINCE,
-    NotFoundError,
-    PipedriveAPIError,
-    format_instant,
-    to_rfc3339,
-)
+from tap_pipedrive.client import NotFoundError, PipedriveAPIError
 from tap_pipedrive.concurrency import PacedSession
 from tap_pipedrive.config import OAUTH_SETTINGS, config_errors, normalize_start_date
 from tap_pipedrive.progress import TokenLedger
 from tap_pipedrive.ratelimit import BurstThrottle
+from tap_pipedrive.state import check_state, prepare_state
 from tap_pipedrive.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
@@ -62,6 +58,8 @@ DEFAULT_MAX_CONCURRENCY = 8
 
 def failure_message(error: BaseException) -> str | None:
     """The one line reporting an expected failure, naming what to fix; None for a bug."""
+    if isinstance(error, BrokenPipeError):
+        return OUTPUT_CLOSED
     if isinstance(error, NotFoundError):
         return (
             f"{error} Check `api_url` / `company_domain`: they name your company's API root "
@@ -77,6 +75,14 @@ def failure_message(error: BaseException) -> str | None:
     if isinstance(error, requests.exceptions.RequestException):
         return _connection_failure(error)
     return None
+
+
+#: The line for a reader that stopped reading the tap's output (a target that quit, `| head`).
+OUTPUT_CLOSED = (
+    "The output was closed before the run finished (broken pipe): whatever read the tap's "
+    "output stopped reading, so the run stopped. The next run resumes from the last state that "
+    "reader kept."
+)
 
 
 def quiet_expected_failures(record: logging.LogRecord) -> bool:
@@ -119,6 +125,9 @@ def _json_file(handle: t.IO[str] | None, option: str, top_key: str | None) -> t.
     except ValueError as error:
         msg = f"{option} {handle.name!r} is not valid JSON: {error}"
         raise click.UsageError(msg) from None
+    if top_key is None and not isinstance(value, dict):
+        # A state's contents are the tap's to judge: one line, exit 1 (see `prepare_state`).
+        raise ConfigError(f"{option} {handle.name!r} is not a JSON object (a Singer state).")
     if not isinstance(value, dict) or (top_key and value and top_key not in value):
         expected = f"a JSON object with {top_key!r}" if top_key else "a JSON object"
         msg = f"{option} {handle.name!r} is not {expected}."
@@ -318,6 +327,17 @@ class TapPipedrive(Tap):
             description="User-Agent header sent with every request.",
         ),
         th.Property(
+            "metrics_log_level",
+            th.StringType,
+            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
+            title="Metrics log level",
+            description=(
+                "Level of the SDK's `METRIC` log lines (one per request and per stream), logged "
+                "at INFO: `WARNING` hides them, leaving the per-stream summaries. Unset: they "
+                "follow the log level."
+            ),
+        ),
+        th.Property(
             "emit_activate_version_messages",
             th.BooleanType,
             default=True,
@@ -337,14 +357,30 @@ class TapPipedrive(Tap):
 
         A valid `start_date` is normalized to RFC 3339 UTC for the rest of the run.
         """
+        for name in ("api_token", *OAUTH_SETTINGS):
+            # Pasted with a space or a newline around it, it is refused (401).
+            if isinstance(self.config.get(name), str):
+                self._config[name] = self.config[name].strip()
         errors = super()._validate_config(raise_errors=False)
         errors += config_errors(self.config)
+        self._warn_unknown_settings()
         errors = [self.redact(error).rstrip(".") for error in errors]
         if errors and raise_errors:
             raise ConfigError(f"Invalid config: {'; '.join(errors)}.")
         if not errors and isinstance(self.config.get("start_date"), str):
             self._config["start_date"] = normalize_start_date(self.config["start_date"])
         return errors
+
+    def _warn_unknown_settings(self) -> None:
+        """One warning per setting the tap does not know, naming the closest one it does."""
+        # The full schema: the tap's settings and the SDK's built-in ones (stream maps, ...).
+        known = list(self.config_jsonschema.get("properties", {}))
+        for name in self.config:
+            if name in known:
+                continue
+            closest = difflib.get_close_matches(name, known, n=1)
+            hint = f": did you mean `{closest[0]}`?" if closest else "."
+            self.logger.warning("Unknown setting `%s` is ignored%s", name, hint)
 
     def redact(self, text: str) -> str:
         """`text` with the value of every secret setting masked."""
@@ -398,6 +434,10 @@ class TapPipedrive(Tap):
 
     def discover_streams(self) -> list[Stream]:
         """Every Pipedrive stream."""
+        # `metrics_log_level`, a setting the SDK leaves to taps: set here, the first hook after
+        # the settings are checked and before any request (the schemas read field definitions).
+        if self.config.get("metrics_log_level"):
+            self.metrics_logger.setLevel(self.config["metrics_log_level"])
         streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
         for stream in streams:
             stream.logger.addFilter(quiet_expected_failures)
@@ -409,7 +449,10 @@ class TapPipedrive(Tap):
 
         Whatever the catalog's order, every other list (500 records a call) spends its tokens
         before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
+        None, and so no API call, when the input catalog selects none.
         """
+        if self._streams is None and not self._catalog_selects_a_stream():
+            self._streams = {}
         if self._streams is None:
             streams = super().streams
             self._streams = dict(
@@ -417,14 +460,52 @@ class TapPipedrive(Tap):
             )
         return self._streams
 
+    def _catalog_selects_a_stream(self) -> bool:
+        """Whether the input catalog (if any) selects a stream of this tap.
+
+        A catalog naming none of them is another tap's (ConfigError); one that names them but
+        selects none gets a warning.
+        """
+        catalog = self.input_catalog
+        if not catalog:
+            return True
+        known = {stream.name for stream in STREAM_TYPES}
+        entries = {entry.tap_stream_id: entry for entry in catalog.streams}
+        foreign = sorted(set(entries) - known)
+        if len(foreign) == len(entries):
+            msg = (
+                f"The catalog names no stream of this tap ({', '.join(foreign)}): write one with "
+                "`tap-pipedrive --config CONFIG --discover`."
+            )
+            raise ConfigError(msg)
+        if foreign:
+            self.logger.warning(
+                "The catalog's streams %s are not streams of this tap: ignored.", ", ".join(foreign)
+            )
+        # The SDK's rule: a stream whose metadata says nothing is selected.
+        if not any(
+            entry.metadata.resolve_selection().get((), True)
+            for name, entry in entries.items()
+            if name in known
+        ):
+            self.logger.warning(
+                "The catalog selects no stream: nothing to read. Select streams with "
+                '`"selected": true` in their top-level metadata (or `meltano select`).'
+            )
+            return False
+        return True
+
     @functools.cached_property
     def token_ledger(self) -> TokenLedger:
         """The tokens this run has committed to, against `max_tokens_per_run`."""
         return TokenLedger(self.config.get("max_tokens_per_run"))
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Load a state after checking every bookmark and watermark in it (see `check_state`)."""
-        super().load_state(state)
+        """Load a state, Meltano's or the legacy tap's too, after checking every timestamp in it.
+
+        See tap_pipedrive/state.py.
+        """
+        super().load_state(prepare_state(state, self.logger))
         check_state(t.cast("dict[str, t.Any]", self.state), self.logger)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -499,54 +580,11 @@ class TapPipedrive(Tap):
             message = failure_message(error)
             if message is None:
                 raise
+            if isinstance(error, BrokenPipeError):
+                # Python flushes stdout once more at exit, which would fail again, noisily.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             logging.getLogger(cls.name).error("%s", message)
             raise click.exceptions.Exit(1) from None
-
-
-def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
-    """Check every bookmark and watermark of a state, bringing them to RFC 3339 UTC (in place).
-
-    A malformed one stops the run before any output, naming the stream and the key. One in the
-    future is brought back to now, with a warning: the stream would never read past it.
-    """
-    now = format_instant(datetime.datetime.now(datetime.timezone.utc))
-    for name, stream_state in (state.get("bookmarks") or {}).items():
-        if not isinstance(stream_state, dict):
-            raise ConfigError(f"The state of stream '{name}' is not a JSON object.")
-        for holder, key, label in _timestamps(stream_state):
-            value = holder[key]
-            try:
-                moment = to_rfc3339(value) if isinstance(value, str) else None
-            except ValueError:
-                moment = None
-            if moment is None:
-                msg = (
-                    f"The state of stream '{name}' has a `{label}` that is not a timestamp: "
-                    f"{value!r}. Fix or remove it (the stream then starts from `start_date`)."
-                )
-                raise ConfigError(msg)
-            if moment > now:
-                logger.warning(
-                    "The state of stream '%s' has a `%s` in the future (%s): reading from now on "
-                    "instead, so that the stream does not stall.",
-                    name,
-                    label,
-                    moment,
-                )
-                moment = now
-            holder[key] = moment
-
-
-def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:
-    """(dict, key, label) of each timestamp a stream's state holds (bookmarks, watermarks)."""
-    for entry in [stream_state, *stream_state.get("partitions", [])]:
-        for key in ("replication_key_value", ABSENT_SINCE, "products_updated_since"):
-            if entry.get(key) is not None:
-                yield entry, key, key
-    for name in ("deals_updated_since", "changes_since"):
-        marks = stream_state.get(name) or {}
-        for key in marks:
-            yield marks, key, f"{name}.{key}"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,12 @@ import sys
 import typing as t
 
 from tap_pipedrive.tap import TapPipedrive
+from tests.conftest import config_for
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.emulator import Emulator
 
 
 @dataclasses.dataclass
@@ -94,17 +100,45 @@ def select(catalog: dict[str, t.Any], streams: t.Iterable[str]) -> dict[str, t.A
     return catalog
 
 
+#: The tap with retry waits of milliseconds (the retries' count, not the clock, is under test).
+QUICK_RETRIES = (
+    "from tap_pipedrive.client import PipedriveStream; PipedriveStream.retry_base_seconds = 0.001;"
+    "from tap_pipedrive.tap import TapPipedrive; TapPipedrive.cli()"
+)
+
+
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    quick_retries: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the `tap-pipedrive` command line as a user would."""
+    """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked)."""
+    program = ["-c", QUICK_RETRIES] if quick_retries else ["-m", "tap_pipedrive.tap"]
     return subprocess.run(
-        [sys.executable, "-m", "tap_pipedrive.tap", *args],
+        [sys.executable, *program, *args],
         capture_output=True,
         env=env,
         timeout=timeout,
         check=False,
     )
+
+
+def cli_files(
+    tmp_path: Path, emu: Emulator, streams: list[str], state: dict[str, t.Any] | None = None,
+    **extra: t.Any,
+) -> list[str]:  # fmt: skip
+    """The config, catalog (and state) files of a command-line run."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(config_for(emu, **extra)))
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
+    args = ["--config", str(config), "--catalog", str(catalog)]
+    if state is not None:
+        path = tmp_path / "state.json"
+        path.write_text(json.dumps(state))
+        args += ["--state", str(path)]
+    return args
 
 
 def killed_run(

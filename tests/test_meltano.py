@@ -207,3 +207,17 @@ def test_the_readmes_meltano_commands_run_as_written(tmp_path):
     bookmarks = json.loads(outputs[-1])["singer_state"]["bookmarks"]
     assert "persons" in bookmarks
     assert "deleted_records" not in bookmarks
+
+
+def test_a_meltano_selection_of_nothing_warns_once_and_syncs_nothing(project, tmp_path):
+    with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
+        meltano = Meltano(project, emu.url, tmp_path / "output")
+        meltano.env["TAP_PIPEDRIVE__SELECT"] = json.dumps(["no_such_stream.*"])
+        result = meltano("invoke", "tap-pipedrive")
+        paths = {entry.path for entry in emu.requests}
+    warning = "The catalog selects no stream: nothing to read."
+    assert len([line for line in result.stderr.splitlines() if warning in line]) == 1
+    assert result.stdout.strip() == ""
+    # Meltano's discovery reads the field definitions; the sync reads nothing.
+    assert paths
+    assert all(path.endswith("Fields") for path in paths), paths

@@ -22,7 +22,7 @@ from tap_pipedrive.client import PipedriveStream, SyncFailedError
 from tap_pipedrive.ratelimit import BurstThrottle, retry_waits
 from tests.conftest import TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
 FLOW_PREFIX = "/v1/deals/"
@@ -32,20 +32,6 @@ FLOW_PREFIX = "/v1/deals/"
 def quick_retries(monkeypatch):
     """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
     monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
-
-
-def cli_files(tmp_path, emu: Emulator, streams: list[str], state: dict | None = None, **extra):
-    """The config, catalog (and state) files of a command-line run."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **extra)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
-    args = ["--config", str(config), "--catalog", str(catalog)]
-    if state is not None:
-        path = tmp_path / "state.json"
-        path.write_text(json.dumps(state))
-        args += ["--state", str(path)]
-    return args
 
 
 def records(messages: list[dict], stream: str) -> set:

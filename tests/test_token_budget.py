@@ -6,7 +6,9 @@ import json
 import re
 
 import pytest
+import requests
 
+from tap_pipedrive.ratelimit import budget_exhausted
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select
@@ -90,3 +92,24 @@ def test_max_tokens_per_run_below_one_is_refused(tmp_path):
     assert "`max_tokens_per_run` must be at least 1" in stderr
     assert "Traceback" not in stderr
     assert result.stdout == b""
+
+
+def answer_429(message: str, **headers: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code = 429
+    response.headers.update(headers)
+    response._content = json.dumps({"success": False, "error": message}).encode()
+    return response
+
+
+def test_a_429_naming_the_daily_budget_is_a_spent_budget_without_the_header():
+    assert budget_exhausted(answer_429("Daily API token budget exceeded"))
+
+
+def test_a_burst_429_without_the_daily_header_is_not_a_spent_budget():
+    assert not budget_exhausted(answer_429("Request over limit", **{"x-ratelimit-reset": "2"}))
+
+
+def test_the_daily_header_decides_where_it_is_sent():
+    spent = {"x-daily-ratelimit-token-remaining": "0"}
+    assert budget_exhausted(answer_429("Request over limit", **spent))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Iterable, Sequence
@@ -225,6 +226,20 @@ class Dataset:
             return [table.record(i) for i in table.ids()]
 
     # --- edits (callers hold `lock`); ids are the ones the API shows ---
+    def retype_field(self, entity: str, name: str, field_type: str) -> str:
+        """Change the type of an entity's custom field, as an admin can; return its code.
+
+        Every record's value of the field is drawn again for the new type (Pipedrive converts
+        them); no record's `update_time` changes.
+        """
+        definitions = self.fields.v2[entity]
+        index = next(i for i, d in enumerate(definitions) if d.custom and d.name == name)
+        definitions[index] = dataclasses.replace(definitions[index], type=field_type, options=None)
+        self._custom[entity] = self.fields.custom(entity)
+        self._custom_rows.pop(entity, None)
+        self.table(entity)._changed()  # records encoded with the old values are rebuilt
+        return definitions[index].code
+
     def touch(self, entity: str, ids: Iterable[Any], when: int) -> None:
         """Update records at `when` (in the table's ticks); a touched deal's flow records it."""
         table = self.table(entity)

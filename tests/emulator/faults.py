@@ -9,6 +9,9 @@ one of these kinds:
   `x-ratelimit-reset`); `headers` adds e.g. `Retry-After`, which Pipedrive does not promise.
 - "budget_429": 429 with `x-daily-ratelimit-token-remaining: 0`; the daily budget is then
   spent for real, so every later request is refused too until `Emulator.reset_budget()`.
+- "budget_429_body": 429 whose error message says the daily budget is spent (`BUDGET_MESSAGE`)
+  but without the `x-daily-ratelimit-token-*` headers, which Pipedrive does not document and
+  sometimes leaves out; the budget is spent for real, as with "budget_429".
 - "null_body": 200 with the body `null` (seen on `/deals/{id}/flow`).
 - "not_json": 200 with a body that is not JSON.
 - "html_403": 403 with Cloudflare's HTML block page (`text/html`), as clients that keep
@@ -30,8 +33,8 @@ import msgspec
 from tests.emulator.handlers import error_body
 
 FAULTS = frozenset({
-    "status", "not_found", "burst_429", "budget_429", "null_body", "not_json", "html_403",
-    "drop", "truncate", "slow",
+    "status", "not_found", "burst_429", "budget_429", "budget_429_body", "null_body", "not_json",
+    "html_403", "drop", "truncate", "slow",
 })  # fmt: skip
 
 JSON = "application/json; charset=utf-8"
@@ -50,6 +53,9 @@ MESSAGES: Mapping[int, str] = {
     503: "Service unavailable: Pipedrive is under maintenance",
     504: "Gateway timeout",
 }
+
+#: The error message of a 429 once the daily budget is spent, as reported from a live account.
+BUDGET_MESSAGE = "Daily API token budget exceeded"
 
 CLOUDFLARE_PAGE = """<!DOCTYPE html>
 <html lang="en-US"><head><title>Attention Required! | Cloudflare</title></head>

@@ -23,6 +23,7 @@ from tests.emulator import spec
 from tests.emulator.data import rfc3339
 from tests.emulator.dataset import FIELD_ENTITIES, V1_FIELD_ENTITIES, Dataset, canonical
 from tests.emulator.faults import (
+    BUDGET_MESSAGE,
     CLOUDFLARE_PAGE,
     JSON,
     Fault,
@@ -332,6 +333,11 @@ class Emulator:
             table = self.data.table(entity)
             return [table.public_id(i) for i in table.add(n, _ticks(None, table.unit))]
 
+    def retype_field(self, entity: str, name: str, field_type: str) -> str:
+        """Change the type of an entity's custom field (by name; values follow); return its code."""
+        with self.data.lock:
+            return self.data.retype_field(entity, name, field_type)
+
     def delete(
         self, entity: str, ids: Iterable[Any], when: datetime.datetime | None = None
     ) -> None:
@@ -458,15 +464,19 @@ class Emulator:
     def _faulted(self, fault: Fault) -> tuple[Response, int]:
         """Build the answer of an injected fault (it costs nothing)."""
         with self._limits_lock:
-            if fault.kind == "budget_429":
+            if fault.kind in ("budget_429", "budget_429_body"):
                 self._budget.spent = max(self._budget.spent, self._budget.limit)
             limits = {**self._burst.headers(self.api_token), **self._budget.headers()}
+            if fault.kind == "budget_429_body":
+                limits = self._burst.headers(self.api_token)
         kind, extra = fault.kind, fault.headers
         if kind == "burst_429":
             # A full window: the reset is the whole 2 s (`headers` may say otherwise).
             limits.update({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "2"})
         if kind in ("burst_429", "budget_429"):
             response = Response(429, limits, json_bytes(error_envelope(429)))
+        elif kind == "budget_429_body":
+            response = Response(429, limits, json_bytes(error_envelope(429, BUDGET_MESSAGE)))
         elif kind == "null_body":
             response = Response(200, limits, b"null")
         elif kind == "not_json":
