@@ -15,8 +15,10 @@ Translated (one INFO line per stream):
 - `deal_products`, `deal_installments`: `deal_update_time` -> `deals_updated_since.live`.
 - `dealflow`: `deal_update_time`, `log_time` -> `deals_updated_since.live`, `changes_since.live`
   (`log_time` alone, from versions before 2.0, stands for both).
+- `product_variations` (the legacy tap's pull request #161): `update_time` ->
+  `products_updated_since`.
 - `users` (`modified`), `stages`, `pipelines`, `files`, `activity_types`, ...: nothing, these
-  are read in full on every run. A stream this tap lacks (`product_variations`): dropped.
+  are read in full on every run. A stream this tap lacks: dropped.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import typing as t
 from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.client import ABSENT_SINCE, format_instant, to_rfc3339
 from tap_pipedrive.streams import STREAM_TYPES
+from tap_pipedrive.streams.deal_extras import ProductVariationsStream
 from tap_pipedrive.streams.deals import DealChildStream, DealFlowStream
 
 if t.TYPE_CHECKING:
@@ -106,6 +109,10 @@ def _translate(
             changes = moments.get("log_time") or moments.get("add_time") or deals
             translated["changes_since"] = {"live": changes}
             said += f", their changes since {changes}"
+    elif issubclass(stream, ProductVariationsStream):
+        products = _first(moments)
+        translated = {"products_updated_since": products}
+        said = f"the products updated since {products}"
     elif isinstance(key := stream.replication_key, str):  # not the SDK's property: none
         value = _first(moments)
         bookmark = {"replication_key": key, "replication_key_value": value}
