@@ -46,7 +46,9 @@ def streams_table() -> str:
             stream.replication_key if isinstance(stream.replication_key, str) else None
         )
         parent = getattr(stream, "parent_stream_type", None)
-        if parent is not None:
+        if parent is not None and not isinstance(parent.replication_key, str):
+            replication = f"full table, a call per `{parent.name}` row"
+        elif parent is not None:
             replication = f"{parent.name} updated since its watermark"
             if replication_key:
                 replication += f" (bookmark `{replication_key}`)"

@@ -445,18 +445,23 @@ class TapPipedrive(Tap):
 
     @property
     def streams(self) -> dict[str, Stream]:
-        """The SDK's streams (ordered by name), but the parents of per-deal streams last.
+        """The SDK's streams (ordered by name), but the parents of per-item streams last.
 
         Whatever the catalog's order, every other list (500 records a call) spends its tokens
         before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
-        None, and so no API call, when the input catalog selects none.
+        Small full-table lists keep their place with their children (a call per role, set or
+        board): those calls are few, and a budget stop would otherwise starve the lists. None,
+        and so no API call, when the input catalog selects none.
         """
         if self._streams is None and not self._catalog_selects_a_stream():
             self._streams = {}
         if self._streams is None:
             streams = super().streams
             self._streams = dict(
-                sorted(streams.items(), key=lambda item: bool(item[1].child_streams))
+                sorted(
+                    streams.items(),
+                    key=lambda item: bool(item[1].child_streams and item[1].replication_key),
+                )
             )
         return self._streams
 

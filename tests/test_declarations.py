@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tap_pipedrive.streams import STREAM_TYPES
-from tap_pipedrive.streams.crm import ORGANIZATION_INCLUDE_FIELDS, PERSON_INCLUDE_FIELDS
+from tap_pipedrive.streams.crm import (
+    ACTIVITY_INCLUDE_FIELDS,
+    ORGANIZATION_INCLUDE_FIELDS,
+    PERSON_INCLUDE_FIELDS,
+)
 from tap_pipedrive.streams.deals import DEAL_INCLUDE_FIELDS
 from tests.emulator import spec
 
@@ -35,6 +39,7 @@ def test_archive_token_cost_is_the_specs(stream):
         ("deals", DEAL_INCLUDE_FIELDS),
         ("persons", PERSON_INCLUDE_FIELDS),
         ("organizations", ORGANIZATION_INCLUDE_FIELDS),
+        ("activities", ACTIVITY_INCLUDE_FIELDS),
     ],
 )
 def test_include_fields_is_the_whole_enum_of_the_spec(stream, fields):
@@ -48,6 +53,7 @@ def test_include_fields_is_the_whole_enum_of_the_spec(stream, fields):
         ("deals", DEAL_INCLUDE_FIELDS),
         ("persons", PERSON_INCLUDE_FIELDS),
         ("organizations", ORGANIZATION_INCLUDE_FIELDS),
+        ("activities", ACTIVITY_INCLUDE_FIELDS),
     ],
 )
 def test_included_fields_are_schema_columns(stream, fields):

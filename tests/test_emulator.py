@@ -25,6 +25,7 @@ import pytest
 from tests.emulator import Emulator, RequestLog, spec
 from tests.emulator.fields import V2_FIELD_TYPES
 from tests.emulator.handlers import ROUTES, Route
+from tests.emulator.per_parent import PER_PARENT_ROUTES
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token"
@@ -50,11 +51,14 @@ def example_request(
     emu: Emulator, route: Route, v1_prefix: str = "/api/v1"
 ) -> tuple[str, dict[str, Any]]:
     """Return a concrete path and the required parameters for a route: a live deal's flow,
-    the first 100 deals' products, recent changes since 2026-06-01."""
+    the first 100 deals' products, recent changes since 2026-06-01, board 1's phases."""
     path = ("/api/v2" if route.version == "v2" else v1_prefix) + route.template
-    path = path.replace("{id}", str(min(emu.ids("deals"))))
+    parent = emu.records("permissionSets")[0]["id"] if "/permissionSets/" in path else None
+    path = path.replace("{id}", str(parent or min(emu.ids("deals"))))
     params: dict[str, Any] = {}
     parameters = spec.load().operation("GET", path).parameters
+    if "board_id" in parameters:
+        params["board_id"] = 1
     if "deal_ids" in parameters:
         params["deal_ids"] = ",".join(map(str, sorted(emu.ids("deals"))[:100]))
     if "since_timestamp" in parameters:  # recents: the last month of the generated data
@@ -594,7 +598,7 @@ def test_exhausted_daily_budget_answers_429_to_everything():
 
 def test_logged_costs_are_the_specs_token_costs(fresh):
     paths = []
-    for route in ROUTES:
+    for route in (*ROUTES, *PER_PARENT_ROUTES):
         path, params = example_request(fresh, route, "/v1")
         limit = {"limit": 1} if "limit" in spec.load().operation("GET", path).parameters else {}
         assert call(fresh, path, {**params, **limit})[0] == 200, path
@@ -734,7 +738,9 @@ def test_cli_prints_ready_serves_and_exits_cleanly_on_sigterm():
 
 
 @pytest.mark.usefixtures("openapi")
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.version}{r.template}")
+@pytest.mark.parametrize(
+    "route", [*ROUTES, *PER_PARENT_ROUTES], ids=lambda r: f"{r.version}{r.template}"
+)
 def test_responses_conform_to_the_specs_200_schema(emu, route):
     path, params = example_request(emu, route)
     operation = spec.load().operation("GET", path)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LEGACY_STATE = {
     "bookmarks": {
         "deals": {"update_time": "2025-12-31T23:59:59Z"},
+        "persons": {"update_time": "2025-12-31T23:59:59Z"},
         "users": {"modified": "2025-12-09T20:38:14Z"},
     }
 }
@@ -51,10 +52,13 @@ def test_migratings_commands_run_as_written(tmp_path):
     ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env = {k: v for k, v in env.items() if not k.startswith("TAP_PIPEDRIVE_")}
+    stderr: dict[str, str] = {}
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         config = {"api_token": TOKEN, "api_url": emu.url}
         (tmp_path / "config.json").write_text(json.dumps(config))
         (tmp_path / "legacy-state.json").write_text(json.dumps(LEGACY_STATE))
+        legacy_mark = datetime.datetime(2025, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+        from_legacy = emu.ids("persons", updated_since=legacy_mark)
         for command in commands:
             # Only the API root comes from outside MIGRATING.md: the emulator's.
             line = command.replace('"<token>"', f'"{TOKEN}", "api_url": "{emu.url}"')
@@ -68,9 +72,17 @@ def test_migratings_commands_run_as_written(tmp_path):
                 check=False,
             )
             assert result.returncode == 0, f"{command}\n{result.stderr[-4000:]}"
+            stderr[command] = result.stderr
         since = datetime.datetime(2025, 12, 1, tzinfo=datetime.timezone.utc)
         changed = emu.ids("persons", updated_since=since)
         everyone = emu.all_ids("persons")
+    assert records(tmp_path / "first.jsonl", "persons") == from_legacy
+    assert from_legacy < everyone
+    [legacy_run] = [command for command in commands if "legacy-state.json" in command]
+    assert (
+        "Legacy state: stream 'persons' resumes from update_time 2025-12-31T23:59:59Z"
+        in stderr[legacy_run]
+    )
     assert records(tmp_path / "backfill.jsonl", "persons") == changed
     assert changed < everyone
     state = json.loads((tmp_path / "state.json").read_text())

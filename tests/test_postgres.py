@@ -35,6 +35,7 @@ import pytest
 from tap_pipedrive.streams import STREAM_TYPES
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
+from tests.emulator.assignments import every_assignment
 from tests.meltano_project import meltano, meltano_env, meltano_project
 from tests.singer_run import discover, select
 
@@ -255,6 +256,8 @@ def expected_ids(emu: Emulator, stream: str, key: list[str]) -> set[t.Any]:
         return set()  # nothing deleted yet
     if stream in PER_ITEM_COLUMNS:  # of the deals not deleted, of every product
         return {row["id"] for row in emu.data.extras.rows(stream)}
+    if stream.endswith("_assignments"):
+        return {tuple(row[k] for k in key) for row in every_assignment(emu.data, stream)}
     return set(emu.all_ids({"currency": "currencies"}.get(stream, stream)))
 
 
@@ -534,6 +537,8 @@ def test_incremental_load_upserts_without_duplicates(loads, stream):
     expected = expected_ids(loads.emulator, stream, loads.keys[stream])
     if stream == "users":  # soft-deleted: the row stays
         expected.add(loads.deleted_user)
+    if stream.endswith("_assignments"):  # the deleted user's rows stay too, soft-deleted
+        expected |= {key for key in loads.first.ids[stream] if key[-1] == loads.deleted_user}
     assert set(ids) == expected
     assert len(ids) == len(loads.first.ids[stream]) + (
         len(loads.added) if stream == "persons" else 0
@@ -610,6 +615,40 @@ def test_per_item_streams_have_typed_columns(loads, stream):
 def test_dealflow_id_is_a_bigint(loads):
     assert loads.second.columns["dealflow"]["id"] == "bigint"
     assert loads.second.columns["dealflow"]["deal_id"] == "bigint"
+
+
+@pytest.mark.parametrize(
+    ("stream", "types"),
+    [
+        ("boards", {"id": "bigint", "name": "text", "order_nr": "bigint"}),
+        ("phases", {"id": "bigint", "board_id": "bigint", "order_nr": "bigint"}),
+        (
+            "role_assignments",
+            {
+                "role_id": "bigint",
+                "user_id": "bigint",
+                "parent_role_id": "bigint",
+                "active_flag": "boolean",
+                "type": "text",
+            },
+        ),
+        (
+            "permission_set_assignments",
+            {"permission_set_id": "text", "user_id": "bigint"},
+        ),
+    ],
+)
+def test_per_parent_streams_have_typed_columns(loads, stream, types):
+    columns = loads.first.columns[stream]
+    assert {name: columns[name] for name in types} == types
+    if "add_time" in schema_of(loads.catalog, stream)["properties"]:
+        assert columns["add_time"] == columns["update_time"] == "timestamp without time zone"
+
+
+@pytest.mark.parametrize("stream", ["role_assignments", "permission_set_assignments"])
+def test_a_deleted_users_assignments_are_soft_deleted_by_the_next_load(loads, stream):
+    rows = loads.pg.rows(f'SELECT user_id, _sdc_deleted_at FROM {SCHEMA}."{stream}"')
+    assert {user for user, at in rows if at is not None} == {loads.deleted_user}
 
 
 def test_a_deleted_user_is_soft_deleted_by_the_next_load(loads):

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from tap_pipedrive import schemas
-from tap_pipedrive.streams import deal_extras
+from tap_pipedrive.streams import assignments, boards, deal_extras
 
 Node = dict[str, t.Any]
 
@@ -24,7 +24,7 @@ Node = dict[str, t.Any]
 class Stream:
     name: str
     schema: Node
-    key: str
+    key: str | tuple[str, ...]
     endpoints: tuple[str, ...]  # "v2 /deals": the spec file and the GET path
 
 
@@ -71,6 +71,20 @@ STREAMS = (
     Stream("permission_sets", schemas.PERMISSION_SETS, "id", ("v1 /permissionSets",)),
     Stream("projects", schemas.PROJECTS, "id", ("v2 /projects", "v2 /projects/archived")),
     Stream("tasks", schemas.TASKS, "id", ("v2 /tasks",)),
+    Stream("boards", boards.BOARDS, "id", ("v2 /boards",)),
+    Stream("phases", boards.PHASES, "id", ("v2 /phases",)),
+    Stream(
+        "role_assignments",
+        assignments.ROLE_ASSIGNMENTS,
+        ("role_id", "user_id"),
+        ("v1 /roles/{id}/assignments",),
+    ),
+    Stream(
+        "permission_set_assignments",
+        assignments.PERMISSION_SET_ASSIGNMENTS,
+        ("permission_set_id", "user_id"),
+        ("v1 /permissionSets/{id}/assignments",),
+    ),
 )
 
 # Spec properties the tap deliberately does not emit as they are: (stream, dotted path) -> why.
@@ -246,12 +260,11 @@ def test_dealflow_promotes_every_field_of_a_deal_change(specs: dict[str, Node]) 
 @pytest.mark.parametrize("stream", STREAMS, ids=[s.name for s in STREAMS])
 def test_every_property_is_nullable_except_the_primary_key(stream: Stream) -> None:
     properties = stream.schema["properties"]
-    assert stream.schema.get("required") == [stream.key]
-    assert "null" not in _types(properties[stream.key])
+    keys = [stream.key] if isinstance(stream.key, str) else list(stream.key)
+    assert stream.schema.get("required") == keys
+    assert all("null" not in _types(properties[key]) for key in keys)
     not_nullable = [
-        name
-        for name, node in properties.items()
-        if name != stream.key and "null" not in _types(node)
+        name for name, node in properties.items() if name not in keys and "null" not in _types(node)
     ]
     assert not not_nullable, f"not nullable: {not_nullable}"
 

@@ -13,6 +13,11 @@ from tap_pipedrive.streams.account import (
     RolesStream,
     UsersStream,
 )
+from tap_pipedrive.streams.assignments import (
+    PermissionSetAssignmentsStream,
+    RoleAssignmentsStream,
+)
+from tap_pipedrive.streams.boards import BoardsStream, PhasesStream
 from tap_pipedrive.streams.crm import (
     ActivitiesStream,
     CallLogsStream,
@@ -74,10 +79,14 @@ STREAM_TYPES = (
     # projects
     ProjectsStream,
     TasksStream,
+    BoardsStream,
+    PhasesStream,
     # the account
     UsersStream,
     RolesStream,
+    RoleAssignmentsStream,
     PermissionSetsStream,
+    PermissionSetAssignmentsStream,
     CurrencyStream,
     ActivityTypesStream,
     FiltersStream,

@@ -9,6 +9,7 @@ import typing as t
 
 from tap_pipedrive import schemas
 from tap_pipedrive.client import V1Stream
+from tap_pipedrive.streams.per_parent import ParentList
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -23,8 +24,8 @@ class UsersStream(V1Stream):
     base_schema = schemas.USERS
 
 
-class RolesStream(V1Stream):
-    """Roles (visibility hierarchy)."""
+class RolesStream(ParentList, V1Stream):
+    """Roles (visibility hierarchy); their assignments are read per role."""
 
     name = "roles"
     path = "/v1/roles"
@@ -32,7 +33,7 @@ class RolesStream(V1Stream):
     base_schema = schemas.ROLES
 
 
-class PermissionSetsStream(V1Stream):
+class PermissionSetsStream(ParentList, V1Stream):
     """Permission sets (permission-gated: skipped with a warning for users who lack them)."""
 
     name = "permission_sets"

@@ -668,7 +668,7 @@ class Persons(Table):
         added, updated = self._stamp(record_id)
         counts = {name: between(rng, 0, 9) for name in _count_fields(self.entity)}
         activities = self.dataset.refs.activities
-        return {
+        extras = {
             "next_activity_id": between(rng, 1, activities) if rng.random() < 0.5 else None,
             "last_activity_id": between(rng, 1, activities) if rng.random() < 0.5 else None,
             **counts,
@@ -678,6 +678,10 @@ class Persons(Table):
             "doi_status": pick(rng, ("pending", "confirmed")),
             "smart_bcc_email": f"acme+person{record_id}@pipedrivemail.com",
         }
+        # Drawn last, so that the values above stay as they were before it was filled in.
+        if rng.random() < 0.6:
+            extras["last_outgoing_mail_time"] = rfc3339(updated - int((updated - added) * 0.5))
+        return extras
 
 
 class Organizations(Table):

@@ -21,6 +21,7 @@ from tests.emulator.account import (
     PermissionSets,
     Roles,
 )
+from tests.emulator.boards import PHASE_BOARDS, Boards, Phases
 from tests.emulator.data import (
     Activities,
     Currencies,
@@ -144,6 +145,8 @@ class Dataset:
                 PermissionSets(self, len(PermissionSets.LIST)),
                 CallLogs(self, max(1, scale // 10)),
                 Goals(self, len(Goals.LIST)),
+                Boards(self, len(Boards.NAMES)),
+                Phases(self, len(PHASE_BOARDS)),
             )
         }
 

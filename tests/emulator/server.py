@@ -35,6 +35,7 @@ from tests.emulator.faults import (
 from tests.emulator.handlers import ROUTES, ApiError, Request, Router, error_body
 from tests.emulator.item_handlers import ITEM_ROUTES
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
+from tests.emulator.per_parent import PER_PARENT_ROUTES
 from tests.emulator.writes import WRITE_ROUTES
 
 #: Pipedrive's burst window: `burst_limit` requests per token per rolling 2 seconds.
@@ -168,7 +169,9 @@ class Emulator:
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
-        self.router = Router(spec.load(), (*ROUTES, *ITEM_ROUTES, *WRITE_ROUTES))
+        self.router = Router(
+            spec.load(), (*ROUTES, *ITEM_ROUTES, *PER_PARENT_ROUTES, *WRITE_ROUTES)
+        )
         self._gates: dict[str, int] = dict(gated or {})
         self._faults = FaultPlan()
         self.oauth: OAuthServer | None = None
