@@ -63,7 +63,13 @@ def streams_table() -> str:
         cost = str(stream.token_cost)
         if stream.archived_token_cost is not None:
             cost += f" / {stream.archived_token_cost}"
-        rows.append(f"| `{stream.name}` | {endpoint} | {key} | {replication} | {cost} |")
+        if parent is not None and "{" in (path or ""):  # one call per item: each item's cost
+            item = parent.name.removesuffix("s").replace("_", " ")
+            cost += f" {'an' if item[0] in 'aeiou' else 'a'} {item}"
+        name = f"`{stream.name}`"
+        if not stream.selected_by_default:
+            name += " (off by default)"
+        rows.append(f"| {name} | {endpoint} | {key} | {replication} | {cost} |")
     return "\n".join(rows)
 
 

@@ -15,8 +15,10 @@ Translated (one INFO line per stream):
 - `deal_products`, `deal_installments`: `deal_update_time` -> `deals_updated_since.live`.
 - `dealflow`: `deal_update_time`, `log_time` -> `deals_updated_since.live`, `changes_since.live`
   (`log_time` alone, from versions before 2.0, stands for both).
+- `product_variations` (the legacy tap's pull request #161): `update_time` ->
+  `products_updated_since`.
 - `users` (`modified`), `stages`, `pipelines`, `files`, `activity_types`, ...: nothing, these
-  are read in full on every run. A stream this tap lacks (`product_variations`): dropped.
+  are read in full on every run. A stream this tap lacks: dropped.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import typing as t
 from tap_pipedrive.auth import ConfigError
 from tap_pipedrive.client import ABSENT_SINCE, format_instant, to_rfc3339
 from tap_pipedrive.streams import STREAM_TYPES
+from tap_pipedrive.streams.deal_extras import ProductVariationsStream
 from tap_pipedrive.streams.deals import DealChildStream, DealFlowStream
 
 if t.TYPE_CHECKING:
@@ -110,6 +113,10 @@ def _translate(
             changes = moments.get("log_time") or moments.get("add_time") or deals
             translated["changes_since"] = {"live": changes}
             said += f", their changes since {changes}"
+    elif issubclass(stream, ProductVariationsStream):
+        products = _first(moments)
+        translated = {"products_updated_since": products}
+        said = f"the products updated since {products}"
     elif isinstance(key := stream.replication_key, str):  # not the SDK's property: none
         value = _first(moments)
         bookmark = {"replication_key": key, "replication_key_value": value}
@@ -224,7 +231,7 @@ def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
 def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:
     """(dict, key, label) of each timestamp a stream's state holds (bookmarks, watermarks)."""
     for entry in [stream_state, *stream_state.get("partitions", [])]:
-        for key in ("replication_key_value", ABSENT_SINCE):
+        for key in ("replication_key_value", ABSENT_SINCE, "products_updated_since"):
             if entry.get(key) is not None:
                 yield entry, key, key
     for name in WATERMARKS:

@@ -28,6 +28,12 @@ from tap_pipedrive.streams.crm import (
     PersonsStream,
     ProductsStream,
 )
+from tap_pipedrive.streams.deal_extras import (
+    DealDiscountsStream,
+    DealMailMessagesStream,
+    DealParticipantsStream,
+    ProductVariationsStream,
+)
 from tap_pipedrive.streams.deals import (
     DealFlowStream,
     DealInstallmentsStream,
@@ -59,12 +65,16 @@ STREAM_TYPES = (
     DealProductsStream,
     DealInstallmentsStream,
     DealFlowStream,
+    DealParticipantsStream,
+    DealMailMessagesStream,
+    DealDiscountsStream,
     DealStageHistoryStream,
     # CRM entities
     PersonsStream,
     OrganizationsStream,
     ActivitiesStream,
     ProductsStream,
+    ProductVariationsStream,
     NotesStream,
     LeadsStream,
     FilesStream,

@@ -33,6 +33,7 @@ from tap_pipedrive.client import (
     V2Stream,
     to_rfc3339,
 )
+from tap_pipedrive.progress import TokenLimitReached
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -73,10 +74,27 @@ class BatchingStream(V2Stream):
         return None if None in marks else min(t.cast("list[str]", marks), default=None)
 
     def read(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """The deals; the last, partial batch goes to the child streams at the end."""
+        """The deals; the last, partial batch goes to the child streams at the end.
+
+        First, the children read the deals that `max_tokens_per_run` left undone in an earlier
+        run (`pending` in their state), without listing them again. When the limit stops the
+        list, the deals it did list still reach the children, which keep them as pending.
+        """
         self._batch: list[list[t.Any]] = []
         self._feeds_children = self.has_selected_descendents
-        yield from super().read(context)
+        children = t.cast("list[DealChildStream]", self.child_streams)
+        if self._feeds_children:
+            for child in children:
+                if child.selected and child.has_pending(context):
+                    child.sync(context=self._child_context(context))
+        try:
+            yield from super().read(context)
+        except TokenLimitReached:
+            batch = self._child_context(context)
+            for child in children:
+                if batch["deals"] and child.selected and child.keeps_pending:
+                    child.sync(context=batch)
+            raise
         if self._batch:
             self._sync_children(self._child_context(context))
 
@@ -236,7 +254,7 @@ class DealChildStream(PipedriveStream):
         # A deleted deal's children are gone with it (its flow answers 404); it still counts
         # towards the watermark.
         due = [d for d in context["deals"] if since is None or d[1] >= since]
-        deals = [d for d in due if not d[2]]
+        deals = self.deals_to_read(context)
         if deals:
             if self._first_deal is None:
                 self._first_deal = deals[0][0]
@@ -244,6 +262,26 @@ class DealChildStream(PipedriveStream):
         self.batch_done(context, due)
         if self.access_denied or self.failure:
             return  # what was not read stays due
+        self.advance(context, deals)
+
+    def deals_to_read(self, context: Context) -> list[list[t.Any]]:
+        """The batch's deals updated since the watermark.
+
+        A deleted deal's children are gone with it (its flow answers 404); it still counts
+        towards the watermark.
+        """
+        since = self.watermark(context)
+        return [d for d in context["deals"] if not d[2] and (since is None or d[1] >= since)]
+
+    #: Whether deals it could not read are kept for the next run (`pending`, DealItemStream).
+    keeps_pending: t.ClassVar[bool] = False
+
+    def has_pending(self, context: Context | None) -> bool:
+        """Whether deals an earlier run left undone wait to be read first (DealItemStream)."""
+        return False
+
+    def advance(self, context: Context, deals: list[list[t.Any]]) -> None:
+        """Move the watermark past the batch, once its deals were read."""
         if self._tap.token_ledger.stopped:  # type: ignore[attr-defined]
             return  # `max_tokens_per_run` cut this batch (or an earlier one) short: read it again
         # Not past a deal that could not be read (it stays due for the next run).

@@ -37,6 +37,7 @@ from tests.emulator.data import (
     Users,
 )
 from tests.emulator.deal_children import DealFlow, DealProducts, Installments
+from tests.emulator.deal_extras import DealExtras
 from tests.emulator.fields import (
     FieldCatalog,
     FieldDef,
@@ -120,6 +121,7 @@ class Dataset:
         self.installments = Installments(self, self.refs.deals)
         self.flow = DealFlow(self)
         self.changelogs = Changelogs(self)
+        self.extras = DealExtras(self)
         self.tables: dict[str, Table] = {
             t.entity: t
             for t in (
