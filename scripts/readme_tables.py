@@ -38,18 +38,22 @@ def streams_table() -> str:
         "|:--|:--|:--|:--|--:|",
     ]
     for stream in STREAM_TYPES:
-        endpoint = f"`{stream.path}`"
+        parent = getattr(stream, "parent_stream_type", None)
+        path = getattr(stream, "path", None)
+        endpoint = f"`{path}`" if path else f"none: `{parent.name}`'s calls"
         if stream.archived_token_cost is not None:
             endpoint += f" and `{stream.path}/archived`"
         key = ", ".join(f"`{k}`" for k in stream.primary_keys)
         replication_key = (
             stream.replication_key if isinstance(stream.replication_key, str) else None
         )
-        parent = getattr(stream, "parent_stream_type", None)
         if parent is not None and not isinstance(parent.replication_key, str):
             replication = f"full table, a call per `{parent.name}` row"
         elif parent is not None:
-            replication = "deals updated since its watermark"
+            root = parent
+            while getattr(root, "parent_stream_type", None) is not None:
+                root = root.parent_stream_type
+            replication = f"{root.name} updated since its watermark"
             if replication_key:
                 replication += f" (bookmark `{replication_key}`)"
         elif replication_key:
@@ -59,7 +63,13 @@ def streams_table() -> str:
         cost = str(stream.token_cost)
         if stream.archived_token_cost is not None:
             cost += f" / {stream.archived_token_cost}"
-        rows.append(f"| `{stream.name}` | {endpoint} | {key} | {replication} | {cost} |")
+        if parent is not None and "{" in (path or ""):  # one call per item: each item's cost
+            item = parent.name.removesuffix("s").replace("_", " ")
+            cost += f" {'an' if item[0] in 'aeiou' else 'a'} {item}"
+        name = f"`{stream.name}`"
+        if not stream.selected_by_default:
+            name += " (off by default)"
+        rows.append(f"| {name} | {endpoint} | {key} | {replication} | {cost} |")
     return "\n".join(rows)
 
 

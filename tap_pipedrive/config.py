@@ -189,6 +189,16 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "mail_include_body",
+        th.BooleanType,
+        default=False,
+        title="Mail message bodies",
+        description=(
+            "`deal_mail_messages` (off by default: it holds people's mail) also carries each "
+            "message's body (`include_body=1`). Off: subjects, snippets, parties and times."
+        ),
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         title="User agent",

@@ -183,6 +183,8 @@ class CustomFieldMapper:
         logger: logging.Logger = _LOGGER,
     ) -> None:
         names = column_names(fields, mode, reserved)
+        #: Field code -> column name.
+        self.names = names
         self.properties: dict[str, Schema] = {}
         #: The field each column comes from.
         self.field_of: dict[str, CustomField] = {}

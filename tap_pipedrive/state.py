@@ -15,8 +15,10 @@ Translated (one INFO line per stream):
 - `deal_products`, `deal_installments`: `deal_update_time` -> `deals_updated_since.live`.
 - `dealflow`: `deal_update_time`, `log_time` -> `deals_updated_since.live`, `changes_since.live`
   (`log_time` alone, from versions before 2.0, stands for both).
+- `product_variations` (the legacy tap's pull request #161): `update_time` ->
+  `products_updated_since`.
 - `users` (`modified`), `stages`, `pipelines`, `files`, `activity_types`, ...: nothing, these
-  are read in full on every run. A stream this tap lacks (`product_variations`): dropped.
+  are read in full on every run. A stream this tap lacks: dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pipedrive_api.errors import ConfigError
 from pipedrive_api.times import format_instant, to_rfc3339
 from tap_pipedrive.backfill import ABSENT_SINCE
 from tap_pipedrive.streams import STREAM_TYPES
+from tap_pipedrive.streams.deal_extras import ProductVariationsStream
 from tap_pipedrive.streams.deals import DealChildStream, DealFlowStream
 
 if t.TYPE_CHECKING:
@@ -39,6 +42,10 @@ _STREAMS = {stream.name: stream for stream in STREAM_TYPES}
 _FIX = "Fix or remove it (the stream then starts from `start_date`)."
 #: The SDK's markers of a run in progress: it sets them again when a stream starts.
 TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
+
+
+#: The watermarks a stream state may hold, per list: the per-item streams' and dealflow's window.
+WATERMARKS = ("deals_updated_since", "items_updated_since", "changes_since")
 
 
 def prepare_state(state: t.Any, logger: logging.Logger) -> dict[str, t.Any]:
@@ -107,6 +114,10 @@ def _translate(
             changes = moments.get("log_time") or moments.get("add_time") or deals
             translated["changes_since"] = {"live": changes}
             said += f", their changes since {changes}"
+    elif issubclass(stream, ProductVariationsStream):
+        products = _first(moments)
+        translated = {"products_updated_since": products}
+        said = f"the products updated since {products}"
     elif isinstance(key := stream.replication_key, str):  # not the SDK's property: none
         value = _first(moments)
         bookmark = {"replication_key": key, "replication_key_value": value}
@@ -164,7 +175,7 @@ def _checked(name: str, stream_state: dict[str, t.Any]) -> dict[str, t.Any]:
             f"each with a `context`: {_sample(partitions)}. {_FIX}"
         )
         raise ConfigError(msg)
-    for watermarks in ("deals_updated_since", "changes_since"):
+    for watermarks in WATERMARKS:
         marks = stream_state.get(watermarks)
         if marks is not None and not isinstance(marks, dict):
             msg = (
@@ -221,10 +232,10 @@ def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
 def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:
     """(dict, key, label) of each timestamp a stream's state holds (bookmarks, watermarks)."""
     for entry in [stream_state, *stream_state.get("partitions", [])]:
-        for key in ("replication_key_value", ABSENT_SINCE):
+        for key in ("replication_key_value", ABSENT_SINCE, "products_updated_since"):
             if entry.get(key) is not None:
                 yield entry, key, key
-    for name in ("deals_updated_since", "changes_since"):
+    for name in WATERMARKS:
         marks = stream_state.get(name) or {}
         for key in marks:
             yield marks, key, f"{name}.{key}"

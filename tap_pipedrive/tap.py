@@ -186,13 +186,14 @@ class TapPipedrive(Tap):
 
     @property
     def streams(self) -> dict[str, Stream]:
-        """The SDK's streams (ordered by name), but the parents of per-item streams last.
+        """The SDK's streams (ordered by name), but the parents of selected per-item streams last.
 
         Whatever the catalog's order, every other list (500 records a call) spends its tokens
-        before the per-deal calls (`dealflow`: 40 tokens a deal) that hang off the deals list.
-        Small full-table lists keep their place with their children (a call per role, set or
-        board): those calls are few, and a budget stop would otherwise starve the lists. None,
-        and so no API call, when the input catalog selects none.
+        before the per-item calls (`dealflow`: 40 tokens a deal, changelogs 20 a person or
+        organization) that hang off the deals, persons and organizations lists. Small
+        full-table lists keep their place with their children (a call per role, set or board):
+        those calls are few, and a budget stop would otherwise starve the lists. None, and so
+        no API call, when the input catalog selects none.
         """
         if self._streams is None and not self._catalog_selects_a_stream():
             self._streams = {}
@@ -201,7 +202,9 @@ class TapPipedrive(Tap):
             self._streams = dict(
                 sorted(
                     streams.items(),
-                    key=lambda item: bool(item[1].child_streams and item[1].replication_key),
+                    key=lambda item: bool(
+                        item[1].replication_key and item[1].has_selected_descendents
+                    ),
                 )
             )
         return self._streams

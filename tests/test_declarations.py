@@ -21,7 +21,11 @@ def operation(path: str) -> spec.Operation:
     return spec.load().operation("GET", path.replace("{deal_id}", "1"))
 
 
-@pytest.mark.parametrize("stream", STREAM_TYPES, ids=lambda s: s.name)
+#: The streams that call an endpoint (`deal_stage_history` is made of dealflow's calls).
+CALLING = [stream for stream in STREAM_TYPES if getattr(stream, "path", None)]
+
+
+@pytest.mark.parametrize("stream", CALLING, ids=lambda s: s.name)
 def test_token_cost_is_the_specs(stream):
     assert stream.token_cost == operation(stream.path).cost
 
@@ -70,7 +74,7 @@ def test_incremental_streams_filter_on_the_server(stream):
     assert {"updated_since", "since_timestamp"} & operation(stream.path).parameters
 
 
-@pytest.mark.parametrize("stream", STREAM_TYPES, ids=lambda s: s.name)
+@pytest.mark.parametrize("stream", CALLING, ids=lambda s: s.name)
 def test_every_query_parameter_the_tap_sends_is_in_the_spec(stream):
     assert set(stream.extra_params) <= operation(stream.path).parameters
 

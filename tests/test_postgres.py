@@ -38,6 +38,14 @@ from tests.emulator import Emulator
 from tests.emulator.assignments import every_assignment
 from tests.meltano_project import meltano, meltano_env, meltano_project
 from tests.singer_run import discover, select
+from tests.test_history import (
+    CHANGELOGS,
+    change_rows,
+    deleted_stay,
+    documented_key,
+    expected_stays,
+    stage_changes,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -254,6 +262,15 @@ def expected_ids(emu: Emulator, stream: str, key: list[str]) -> set[t.Any]:
         return {c["id"] for c in deal_changes(emu, alive)}
     if stream == "deleted_records":
         return set()  # nothing deleted yet
+    if stream in CHANGELOGS:
+        return {documented_key(*change) for change in change_rows(emu, stream)}
+    if stream == "deal_stage_history":
+        stays = [deleted_stay(d) for d in deals if d["is_deleted"]]
+        by_id = {d["id"]: d for d in deals}
+        stays += [s for d in alive for s in expected_stays(by_id[d], stage_changes(emu, d))]
+        return {(deal, stage, moment(entered)) for deal, stage, _, entered, *_ in stays}
+    if stream in PER_ITEM_COLUMNS:  # of the deals not deleted, of every product
+        return {row["id"] for row in emu.data.extras.rows(stream)}
     if stream.endswith("_assignments"):
         return {tuple(row[k] for k in key) for row in every_assignment(emu.data, stream)}
     return set(emu.all_ids({"currency": "currencies"}.get(stream, stream)))
@@ -327,7 +344,13 @@ def key_sql(key: list[str]) -> str:
 
 
 def key_value(row: list[t.Any]) -> t.Any:
-    return row[0] if len(row) == 1 else tuple(row)
+    """A row's key; a timestamp in a composite key as an aware datetime (column types vary)."""
+    if len(row) == 1:
+        return row[0]
+    return tuple(moment(v) if isinstance(v, str) and _ISO.fullmatch(v) else v for v in row)
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\+00:00|Z)?")
 
 
 @dataclasses.dataclass
@@ -538,9 +561,13 @@ def test_incremental_load_upserts_without_duplicates(loads, stream):
     if stream.endswith("_assignments"):  # the deleted user's rows stay too, soft-deleted
         expected |= {key for key in loads.first.ids[stream] if key[-1] == loads.deleted_user}
     assert set(ids) == expected
-    assert len(ids) == len(loads.first.ids[stream]) + (
-        len(loads.added) if stream == "persons" else 0
-    )
+    # New rows: the persons added; a name change of each person and organization touched.
+    grown = {
+        "persons": len(loads.added),
+        "person_changes": len(loads.touched["persons"]),
+        "organization_changes": len(loads.touched["organizations"]),
+    }
+    assert len(ids) == len(loads.first.ids[stream]) + grown.get(stream, 0)
 
 
 @pytest.mark.parametrize("stream", INCREMENTAL)
@@ -581,9 +608,59 @@ def test_incremental_load_rewrote_only_the_changes_of_the_deals_read_again(loads
     assert set(loads.second.ids["dealflow"]) - set(loads.first.ids["dealflow"]) == titles
 
 
+#: Columns of the per-item streams and the types target-postgres gives them (first load; arrays
+#: are ARRAY columns, as custom `set` fields are).
+PER_ITEM_COLUMNS = {
+    "deal_participants": {
+        "id": "bigint", "deal_id": "bigint", "person_id": "bigint", "person_name": "text",
+        "person_email": "ARRAY", "add_time": "timestamp without time zone",
+        "active_flag": "boolean", "added_by_user_id": "bigint",
+    },
+    "deal_mail_messages": {
+        "id": "bigint", "deal_id": "bigint", "from": "ARRAY", "to": "ARRAY", "subject": "text",
+        "snippet": "text", "message_time": "timestamp without time zone", "read_flag": "boolean",
+        "mail_thread_id": "bigint",
+    },
+    "deal_discounts": {
+        "id": "text", "deal_id": "bigint", "type": "text", "amount": "numeric",
+        "created_at": "timestamp without time zone", "created_by": "bigint",
+    },
+    "product_variations": {
+        "id": "bigint", "product_id": "bigint", "name": "text", "prices": "ARRAY",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("stream", sorted(PER_ITEM_COLUMNS))
+def test_per_item_streams_have_typed_columns(loads, stream):
+    columns = loads.first.columns[stream]
+    assert {name: columns[name] for name in PER_ITEM_COLUMNS[stream]} == PER_ITEM_COLUMNS[stream]
+
+
 def test_dealflow_id_is_a_bigint(loads):
     assert loads.second.columns["dealflow"]["id"] == "bigint"
     assert loads.second.columns["dealflow"]["deal_id"] == "bigint"
+
+
+def test_history_columns_are_typed(loads):
+    columns = loads.first.columns
+    changes = {
+        "id": "text", "time": "timestamp without time zone",
+        "field_key": "text", "field_name": "text",
+        "old_value": "text", "new_value": "text",
+        "actor_user_id": "bigint", "change_source": "text",
+        "change_source_user_agent": "text", "is_bulk_update_flag": "boolean",
+    }  # fmt: skip
+    assert {c: columns["person_changes"][c] for c in changes} == changes
+    assert columns["person_changes"]["person_id"] == "bigint"
+    assert {c: columns["organization_changes"][c] for c in changes} == changes
+    assert columns["organization_changes"]["org_id"] == "bigint"
+    stays = {
+        "deal_id": "bigint", "stage_id": "bigint", "pipeline_id": "bigint",
+        "entered_at": "timestamp without time zone", "left_at": "timestamp without time zone",
+        "seconds_in_stage": "bigint",
+    }  # fmt: skip
+    assert {c: columns["deal_stage_history"][c] for c in stays} == stays
 
 
 @pytest.mark.parametrize(
@@ -648,7 +725,13 @@ def test_a_full_table_read_stopped_half_way_retires_no_row(server, tmp_path):
     assert [row for row in rows if row[1] is not None] == []
 
 
-@pytest.mark.parametrize("stream", ["deal_products", "deal_installments", "dealflow", "deals"])
+@pytest.mark.parametrize(
+    "stream",
+    [
+        "deal_products", "deal_installments", "dealflow", "deals", "deal_stage_history",
+        "person_changes", "organization_changes",
+    ],
+)  # fmt: skip
 def test_no_row_of_an_incremental_stream_is_soft_deleted(loads, stream):
     assert loads.pg.rows(
         f'SELECT count(*) FROM {SCHEMA}."{stream}" WHERE _sdc_deleted_at IS NOT NULL'
@@ -706,10 +789,11 @@ def test_deals_have_a_custom_field_of_every_type(loads):
 def test_meltano_run_loads_every_stream(server, tmp_path):
     """`meltano run tap-pipedrive target-postgres` with meltano.yml as it is.
 
-    Its `select:` takes every stream but `deleted_records` (off by default: it reads every
-    change of the month at 20 tokens a call).
+    Its `select:` takes every stream but those off by default (`deleted_records` reads every
+    change of the month at 20 tokens a call, the changelogs 20 tokens an item, and
+    `deal_mail_messages` holds people's mail).
     """
-    selected = tuple(s for s in STREAMS if s != "deleted_records")
+    selected = tuple(s.name for s in STREAM_TYPES if s.selected_by_default)
     project = meltano_project(tmp_path, "extractors/tap-pipedrive", "loaders/target-postgres")
     server.query("CREATE DATABASE meltano")
     with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from tap_pipedrive import schemas
-from tap_pipedrive.streams import assignments, boards
+from tap_pipedrive.streams import assignments, boards, deal_extras, history
 
 Node = dict[str, t.Any]
 
@@ -53,6 +53,13 @@ STREAMS = (
     Stream("deal_products", schemas.DEAL_PRODUCTS, "id", ("v2 /deals/products",)),
     Stream("deal_installments", schemas.DEAL_INSTALLMENTS, "id", ("v2 /deals/installments",)),
     Stream("dealflow", schemas.DEALFLOW, "id", ("v1 /deals/{id}/flow",)),
+    Stream("deal_discounts", deal_extras.DEAL_DISCOUNTS, "id", ("v2 /deals/{id}/discounts",)),
+    Stream(
+        "product_variations",
+        deal_extras.PRODUCT_VARIATIONS,
+        "id",
+        ("v2 /products/{id}/variations",),
+    ),
     Stream("files", schemas.FILES, "id", ("v1 /files",)),
     Stream("filters", schemas.FILTERS, "id", ("v1 /filters",)),
     Stream("leads", schemas.LEADS, "id", ("v1 /leads", "v1 /leads/archived")),
@@ -77,6 +84,13 @@ STREAMS = (
         assignments.PERMISSION_SET_ASSIGNMENTS,
         ("permission_set_id", "user_id"),
         ("v1 /permissionSets/{id}/assignments",),
+    ),
+    Stream("person_changes", history.PERSON_CHANGES, "id", ("v1 /persons/{id}/changelog",)),
+    Stream(
+        "organization_changes",
+        history.ORGANIZATION_CHANGES,
+        "id",
+        ("v1 /organizations/{id}/changelog",),
     ),
 )
 

@@ -50,6 +50,8 @@ def legacy_run(tmp_path_factory):
                 "dealflow": {"log_time": deals_mark, "deal_update_time": deals_mark},
                 "deal_products": {"deal_update_time": deals_mark},
                 "product_variations": {"update_time": deals_mark},
+                # Carried over from a run before 1.1, which had this stream.
+                "delete_logs": {"update_time": deals_mark},
             },
         }
         catalog = select(discover(config_for(emu)), LEGACY_STREAMS)
@@ -120,7 +122,9 @@ def test_a_legacy_state_ends_as_this_taps_bookmarks(legacy_run):
     # The next run emits the changes since this run's deals watermark at its start.
     assert bookmarks["dealflow"]["changes_since"] == {"live": deals_mark, "archived": START_DATE}
     assert bookmarks["users"] == {}  # a full-table stream's, without the legacy `modified`
-    assert "product_variations" not in bookmarks
+    # Not selected in this run: its translated watermark is kept as it was.
+    assert bookmarks["product_variations"] == {"products_updated_since": deals_mark}
+    assert "delete_logs" not in bookmarks
 
 
 def test_a_legacy_state_says_what_each_stream_becomes(legacy_run):
@@ -135,7 +139,9 @@ def test_a_legacy_state_says_what_each_stream_becomes(legacy_run):
         f"changes since {mark} (legacy `log_time`, `deal_update_time`).",
         f"Legacy state: stream 'deal_products' resumes from the deals updated since {mark} "
         "(legacy `deal_update_time`).",
-        "Legacy state: stream 'product_variations' does not exist in this tap: dropped.",
+        f"Legacy state: stream 'product_variations' resumes from the products updated since "
+        f"{mark} (legacy `update_time`).",
+        "Legacy state: stream 'delete_logs' does not exist in this tap: dropped.",
     ]
 
 

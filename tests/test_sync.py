@@ -15,14 +15,16 @@ from tap_pipedrive.streams import STREAM_TYPES
 from tests.conftest import TOKEN, config_for
 from tests.singer_run import SyncResult, discover, select, sync
 
-# deleted_records is off by default: tests/test_deletions.py covers it.
-BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.name != "deleted_records"}
-# dealflow: tests/test_deal_children.py; the assignments (two-column keys): tests/test_per_parent.py
-STREAMS = [
-    name
-    for name in BY_NAME
-    if name not in {"dealflow", "role_assignments", "permission_set_assignments"}
-]
+# The streams off by default have tests of their own: deleted_records tests/test_deletions.py,
+# person_changes and organization_changes tests/test_history.py, deal_mail_messages
+# tests/test_deal_extras.py.
+BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.selected_by_default}
+# dealflow: tests/test_deal_children.py; the assignments (two-column keys):
+# tests/test_per_parent.py; deal_stage_history: tests/test_history.py.
+SKIPPED = {"dealflow", "role_assignments", "permission_set_assignments", "deal_stage_history"}
+STREAMS = [name for name in BY_NAME if name not in SKIPPED]
+#: Streams read one call per deal or product (tests/test_deal_extras.py).
+PER_ITEM = {"deal_participants", "deal_discounts", "product_variations"}
 INCREMENTAL = {
     s.name for s in BY_NAME.values() if isinstance(s.replication_key, str) and s.windowed
 }
@@ -38,6 +40,8 @@ def expected_ids(emulator, stream: str) -> set:
     if stream in {"deal_products", "deal_installments"}:  # of the deals not deleted
         deleted = {deal["id"] for deal in emulator.records("deals") if deal["is_deleted"]}
         return {r["id"] for r in emulator.records(stream) if r["deal_id"] not in deleted}
+    if stream in PER_ITEM:  # of the deals not deleted, of every product
+        return {row["id"] for row in emulator.data.extras.rows(stream)}
     return set(emulator.all_ids({"currency": "currencies"}.get(stream, stream)))
 
 

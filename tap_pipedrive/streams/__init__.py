@@ -28,6 +28,12 @@ from tap_pipedrive.streams.crm import (
     PersonsStream,
     ProductsStream,
 )
+from tap_pipedrive.streams.deal_extras import (
+    DealDiscountsStream,
+    DealMailMessagesStream,
+    DealParticipantsStream,
+    ProductVariationsStream,
+)
 from tap_pipedrive.streams.deals import (
     DealFlowStream,
     DealInstallmentsStream,
@@ -45,6 +51,11 @@ from tap_pipedrive.streams.fields import (
     ProductFieldsStream,
     ProjectFieldsStream,
 )
+from tap_pipedrive.streams.history import (
+    DealStageHistoryStream,
+    OrganizationChangesStream,
+    PersonChangesStream,
+)
 from tap_pipedrive.streams.pipelines import PipelinesStream, StagesStream
 from tap_pipedrive.streams.projects import ProjectsStream, TasksStream
 
@@ -54,15 +65,23 @@ STREAM_TYPES = (
     DealProductsStream,
     DealInstallmentsStream,
     DealFlowStream,
+    DealParticipantsStream,
+    DealMailMessagesStream,
+    DealDiscountsStream,
+    DealStageHistoryStream,
     # CRM entities
     PersonsStream,
     OrganizationsStream,
     ActivitiesStream,
     ProductsStream,
+    ProductVariationsStream,
     NotesStream,
     LeadsStream,
     FilesStream,
     CallLogsStream,
+    # field history (off by default: a call per person or organization updated)
+    PersonChangesStream,
+    OrganizationChangesStream,
     # pipelines
     PipelinesStream,
     StagesStream,

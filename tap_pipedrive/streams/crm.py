@@ -5,13 +5,19 @@ Deals, with what hangs off them, are in `deals.py`.
 
 from __future__ import annotations
 
+import typing as t
+
 from pipedrive_api import endpoints
 from tap_pipedrive import schemas
 from tap_pipedrive.lists import V1Stream, V2Stream
+from tap_pipedrive.streams.deals import BatchingStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
 
 
-class PersonsStream(V2Stream):
-    """Persons (contacts)."""
+class PersonsStream(BatchingStream):
+    """Persons (contacts); they feed `person_changes` in batches."""
 
     name = "persons"
     path = endpoints.PERSONS.path
@@ -22,8 +28,8 @@ class PersonsStream(V2Stream):
     extra_params = dict(endpoints.PERSONS.params)
 
 
-class OrganizationsStream(V2Stream):
-    """Organizations."""
+class OrganizationsStream(BatchingStream):
+    """Organizations; they feed `organization_changes` in batches."""
 
     name = "organizations"
     path = endpoints.ORGANIZATIONS.path
@@ -56,6 +62,21 @@ class ProductsStream(V2Stream):
     base_schema = schemas.PRODUCTS
     fields_stream = "product_fields"
     has_updated_until = False
+
+    # The read may start below this stream's own bookmark, for a lagging `product_variations`.
+    check_sorted = False
+
+    def starting_bookmark(self, context: Context | None) -> str | None:
+        """The oldest bookmark among the selected consumers of the products list."""
+        marks = [super().starting_bookmark(context)] if self.selected else []
+        marks += [child.watermark() for child in self.child_streams if child.selected]  # type: ignore[attr-defined]
+        return None if None in marks else min(t.cast("list[str]", marks), default=None)
+
+    def get_child_context(
+        self, record: dict[str, t.Any], context: Context | None
+    ) -> dict[str, t.Any]:
+        """The product: `product_variations` is read per product, in `update_time` order."""
+        return {"product_id": record["id"], "update_time": record["update_time"]}
 
 
 class NotesStream(V1Stream):

@@ -509,6 +509,8 @@ class Deals(Table):
         rnd = rng.random
         close = added + int((updated - added) * rnd()) if status != "open" else None
         stage_change = None if rnd() < 0.2 else added + int((updated - added) * rnd())
+        # The times of the deal's path through the stages (tests/emulator/stage_moves.py).
+        stage_change, close = self.dataset.stage_moves.times(record_id, stage_change, close)
         expected = None if rnd() < 0.3 else iso_date(added + between(rng, 7, 200) * DAY)
         recurring = rnd() < 0.2
         mrr = round(50 + rnd() * 4950, 2) if recurring else None

@@ -22,6 +22,7 @@ from tests.emulator.account import (
     Roles,
 )
 from tests.emulator.boards import PHASE_BOARDS, Boards, Phases
+from tests.emulator.changelogs import Changelogs
 from tests.emulator.data import (
     Activities,
     Currencies,
@@ -36,6 +37,7 @@ from tests.emulator.data import (
     Users,
 )
 from tests.emulator.deal_children import DealFlow, DealProducts, Installments
+from tests.emulator.deal_extras import DealExtras
 from tests.emulator.fields import (
     FieldCatalog,
     FieldDef,
@@ -47,6 +49,7 @@ from tests.emulator.fields import (
 )
 from tests.emulator.leads import Leads
 from tests.emulator.projects import Projects, Tasks
+from tests.emulator.stage_moves import StageMoves
 
 #: Largest number of distinct `custom_fields` combinations per entity (see Dataset.custom_rows).
 CUSTOM_ROWS = 2048
@@ -104,6 +107,7 @@ class Dataset:
         self.persons = Persons(self, self.refs.persons)
         self.products = Products(self, self.refs.products)
         self.deals = Deals(self, self.refs.deals)
+        self.stage_moves = StageMoves(self)
         self.activities = Activities(self, self.refs.activities)
         self.notes = Notes(self, max(1, scale // 2))
         # Tables added after the first ones: each draws from its own generator, so adding them
@@ -116,6 +120,8 @@ class Dataset:
         self.deal_products = DealProducts(self, self.refs.deals)
         self.installments = Installments(self, self.refs.deals)
         self.flow = DealFlow(self)
+        self.changelogs = Changelogs(self)
+        self.extras = DealExtras(self)
         self.tables: dict[str, Table] = {
             t.entity: t
             for t in (
@@ -250,7 +256,9 @@ class Dataset:
             table.touch(rows, when)
             self.flow.record_touch(rows, when, titles)
         else:
+            names = {row: table.label(row) for row in table.existing(rows)}
             table.touch(rows, when)
+            self.changelogs.record_touch(table.entity, rows, when, names)
 
     def archive(self, entity: str, ids: Iterable[Any], when: int) -> None:
         """Archive records (deals, leads, projects) at `when`."""

@@ -159,8 +159,9 @@ class Installments(DealChildren):
 # --- the deal flow --------------------------------------------------------------------------
 
 #: Standard deal fields a generated `dealChange` may be about; `touch` changes the title.
-CHANGED_FIELDS = ("stage_id", "value", "status", "user_id", "expected_close_date", "probability")
-STANDARD_KEYS = frozenset({*CHANGED_FIELDS, "title"})
+CHANGED_FIELDS = ("value", "user_id", "expected_close_date", "probability")
+#: Stage, pipeline and status changes follow the deal's story (tests/emulator/stage_moves.py).
+STANDARD_KEYS = frozenset({*CHANGED_FIELDS, "title", "stage_id", "pipeline_id", "status"})
 #: Custom field types whose changes the flow shows (with `all_changes=1`).
 CUSTOM_CHANGE_TYPES = frozenset({"varchar", "text", "int", "double", "enum", "date"})
 #: dealChange ids of generated changes are deal_id * ID_STRIDE + k; touches count from here.
@@ -234,6 +235,7 @@ class DealFlow:
         ds = self.dataset
         rng = random.Random(f"{ds.seed}:flow:{deal_id}")
         changes = self._generated_changes(deal_id, rng) + self.changes.get(deal_id, [])
+        changes += ds.stage_moves.changes(deal_id)
         result = [c.item() for c in changes if all_changes or c.field_key in STANDARD_KEYS]
         result += [
             _item("activity", a["add_time"], a)
@@ -371,13 +373,8 @@ def _v1(rfc: str | None) -> str | None:
 
 def _standard_values(key: str, rng: random.Random, ds: Dataset) -> list[Any]:
     """Return (old, new) values of a standard deal field."""
-    if key == "stage_id":
-        first = between(rng, 1, 14)
-        return [first, first + 1]
     if key == "value":
         return [between(rng, 0, 5000), between(rng, 5000, 90_000)]
-    if key == "status":
-        return ["open", pick(rng, ("won", "lost"))]
     if key == "user_id":
         return [pick(rng, ds.user_ids), pick(rng, ds.user_ids)]
     if key == "expected_close_date":

@@ -35,6 +35,8 @@ from tests.emulator.faults import (
     json_bytes,
 )
 from tests.emulator.handlers import ROUTES, ApiError, Request, Router, error_body
+from tests.emulator.history_routes import ROUTES as HISTORY_ROUTES
+from tests.emulator.item_handlers import ITEM_ROUTES
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
 from tests.emulator.per_parent import PER_PARENT_ROUTES
 from tests.emulator.writes import ROW_KEYS, WRITE_ROUTES
@@ -170,7 +172,9 @@ class Emulator:
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
-        self.router = Router(spec.load(), (*ROUTES, *PER_PARENT_ROUTES, *WRITE_ROUTES))
+        self.router = Router(
+            spec.load(), (*ROUTES, *ITEM_ROUTES, *PER_PARENT_ROUTES, *HISTORY_ROUTES, *WRITE_ROUTES)
+        )
         self._gates: dict[str, int] = dict(gated or {})
         self._faults = FaultPlan()
         self.oauth: OAuthServer | None = None
