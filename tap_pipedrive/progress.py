@@ -96,6 +96,14 @@ class Progress:
 class TokenLimitReached(Exception):
     """The next request would spend more than `max_tokens_per_run`: the run stops cleanly."""
 
+    def __init__(self, limit: int | None, spent: int, stream: str, tokens: int) -> None:
+        self.limit, self.spent, self.stream, self.tokens = limit, spent, stream, tokens
+        super().__init__(
+            f"Stopped before spending more than max_tokens_per_run ({limit or 0:,}): "
+            f"{spent:,} tokens spent, next call of stream '{stream}' costs {tokens}; the "
+            "state is saved and the next run resumes from it."
+        )
+
 
 class TokenLedger:
     """The tokens this run has committed to, against `max_tokens_per_run` (None: no limit).
@@ -115,12 +123,7 @@ class TokenLedger:
         with self._lock:
             # Once stopped, nothing more is spent, even where a cheaper call would still fit.
             if self.stopped or (self.limit is not None and self.spent + tokens > self.limit):
-                msg = (
-                    f"Stopped before spending more than max_tokens_per_run ({self.limit:,}): "
-                    f"{self.spent:,} tokens spent, next call of stream '{stream}' costs "
-                    f"{tokens}; the state is saved and the next run resumes from it."
-                )
-                raise TokenLimitReached(msg)
+                raise TokenLimitReached(self.limit, self.spent, stream, tokens)
             self.spent += tokens
 
     def stop(self, reached: TokenLimitReached, logger: logging.Logger) -> None:

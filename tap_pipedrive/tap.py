@@ -35,7 +35,7 @@ from tap_pipedrive.auth import (
 from tap_pipedrive.client import NotFoundError, PipedriveAPIError
 from tap_pipedrive.concurrency import PacedSession
 from tap_pipedrive.config import OAUTH_SETTINGS, config_errors, normalize_start_date
-from tap_pipedrive.progress import TokenLedger
+from tap_pipedrive.progress import TokenLedger, TokenLimitReached
 from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.state import check_state, prepare_state
 from tap_pipedrive.streams import STREAM_TYPES
@@ -56,7 +56,7 @@ __all__ = ["OAUTH_SETTINGS", "SECRET_SETTINGS", "TapPipedrive"]
 DEFAULT_MAX_CONCURRENCY = 8
 
 
-def failure_message(error: BaseException) -> str | None:
+def failure_message(error: BaseException) -> str | None:  # noqa: PLR0911 (one per kind)
     """The one line reporting an expected failure, naming what to fix; None for a bug."""
     if isinstance(error, BrokenPipeError):
         return OUTPUT_CLOSED
@@ -64,6 +64,14 @@ def failure_message(error: BaseException) -> str | None:
         return (
             f"{error} Check `api_url` / `company_domain`: they name your company's API root "
             "(https://api.pipedrive.com or https://<company>.pipedrive.com)."
+        )
+    if isinstance(error, TokenLimitReached):
+        # A stream stops cleanly on it: it ends the command only where the catalog is built.
+        return (
+            f"Discovery needs more tokens than max_tokens_per_run ({error.limit or 0:,}) "
+            f"allows: {error.spent:,} spent on field definitions, the next ('{error.stream}') "
+            f"costs {error.tokens}. Raise or unset `max_tokens_per_run`, or give a catalog "
+            "discovered without it."
         )
     if isinstance(error, EXPECTED_ERRORS):
         return str(error)
