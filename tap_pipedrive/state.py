@@ -26,8 +26,9 @@ from __future__ import annotations
 import datetime
 import typing as t
 
-from tap_pipedrive.auth import ConfigError
-from tap_pipedrive.client import ABSENT_SINCE, format_instant, to_rfc3339
+from pipedrive_api.errors import ConfigError
+from pipedrive_api.times import format_instant, to_rfc3339
+from tap_pipedrive.backfill import ABSENT_SINCE
 from tap_pipedrive.streams import STREAM_TYPES
 from tap_pipedrive.streams.deal_extras import ProductVariationsStream
 from tap_pipedrive.streams.deals import DealChildStream, DealFlowStream

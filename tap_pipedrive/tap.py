@@ -12,59 +12,47 @@ import os
 import signal
 import sys
 import typing as t
-from urllib.parse import urlparse
 
 import click
-import requests
 import singer_sdk.singerlib as singer
 from singer_sdk import Tap
-from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import AbortedSyncExceptionBase, RetriableAPIError
+from singer_sdk.exceptions import AbortedSyncExceptionBase
 
-from tap_pipedrive.auth import (
-    DEFAULT_API_URL,
-    DEFAULT_OAUTH_URL,
-    ConfigError,
-    OAuthError,
-    PipedriveOAuthAuthenticator,
-    check_root_url,
-    root_url,
-    token_authenticator,
+from pipedrive_api.client import PipedriveClient
+from pipedrive_api.errors import ConfigError, TokenLimitReached
+from pipedrive_api.errors import failure_message as api_failure_message
+from tap_pipedrive.config import (
+    DEFAULT_MAX_CONCURRENCY,
+    OAUTH_SETTINGS,
+    SECRET_SETTINGS,
+    SETTINGS,
+    config_errors,
+    normalize_start_date,
 )
-from tap_pipedrive.client import NotFoundError, PipedriveAPIError
-from tap_pipedrive.concurrency import PacedSession
-from tap_pipedrive.config import OAUTH_SETTINGS, config_errors, normalize_start_date
-from tap_pipedrive.progress import TokenLedger, TokenLimitReached
-from tap_pipedrive.ratelimit import BurstThrottle
 from tap_pipedrive.state import check_state, prepare_state
 from tap_pipedrive.streams import STREAM_TYPES
+from tap_pipedrive.summary import end_run
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-    from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.streams import Stream
 
-#: Settings whose values never appear in output, logs or messages.
-SECRET_SETTINGS = ("api_token", "client_secret", "refresh_token")
-#: Failures a user can fix from the message alone: logged as one line, without a traceback.
-EXPECTED_ERRORS = (PipedriveAPIError, ConfigError, OAuthError)
+    from tap_pipedrive.client import PipedriveStream
+
 __all__ = ["OAUTH_SETTINGS", "SECRET_SETTINGS", "TapPipedrive"]
-#: Requests in flight at once unless `max_concurrency` says otherwise (benchmarks/RESULTS.md).
-DEFAULT_MAX_CONCURRENCY = 8
 
 
-def failure_message(error: BaseException) -> str | None:  # noqa: PLR0911 (one per kind)
-    """The one line reporting an expected failure, naming what to fix; None for a bug."""
+def failure_message(error: BaseException) -> str | None:
+    """The one line reporting an expected failure, naming what to fix; None for a bug.
+
+    The API's failures say it themselves (`pipedrive_api.errors.failure_message`); a closed
+    output is the command's own.
+    """
     if isinstance(error, BrokenPipeError):
         return OUTPUT_CLOSED
-    if isinstance(error, NotFoundError):
-        return (
-            f"{error} Check `api_url` / `company_domain`: they name your company's API root "
-            "(https://api.pipedrive.com or https://<company>.pipedrive.com)."
-        )
     if isinstance(error, TokenLimitReached):
         # A stream stops cleanly on it: it ends the command only where the catalog is built.
         return (
@@ -73,16 +61,7 @@ def failure_message(error: BaseException) -> str | None:  # noqa: PLR0911 (one p
             f"costs {error.tokens}. Raise or unset `max_tokens_per_run`, or give a catalog "
             "discovered without it."
         )
-    if isinstance(error, EXPECTED_ERRORS):
-        return str(error)
-    if isinstance(error, RetriableAPIError):
-        return (
-            f"{error}; still failing after every retry: run again later (the next run resumes "
-            "from the last state emitted)."
-        )
-    if isinstance(error, requests.exceptions.RequestException):
-        return _connection_failure(error)
-    return None
+    return api_failure_message(error)
 
 
 #: The line for a reader that stopped reading the tap's output (a target that quit, `| head`).
@@ -105,22 +84,6 @@ def quiet_expected_failures(record: logging.LogRecord) -> bool:
         isinstance(error, AbortedSyncExceptionBase)
         or (error is not None and failure_message(error) is not None)
     )
-
-
-def _connection_failure(error: requests.exceptions.RequestException) -> str:
-    """The one line for a connection that failed on every try: where, why, what to do."""
-    url = urlparse(str(error.request.url) if error.request is not None else "")
-    where = f"{url.scheme}://{url.netloc}" if url.netloc else "Pipedrive"
-    # requests nests the reason (`[Errno 111] Connection refused`) at the end of its text.
-    reason = str(error).rstrip(")\"'").rsplit(": ", 1)[-1]
-    if isinstance(error, requests.exceptions.Timeout):
-        return f"{where} did not answer in time, on every try ({reason}): run again later."
-    if isinstance(error, requests.exceptions.ConnectionError):
-        return (
-            f"Could not connect to {where} ({reason}): check `api_url` / `company_domain` "
-            "and the network."
-        )
-    return f"The connection to {where} kept breaking ({reason}): run again later."
 
 
 def _json_file(handle: t.IO[str] | None, option: str, top_key: str | None) -> t.IO[str] | None:
@@ -165,210 +128,7 @@ class TapPipedrive(Tap):
     # The catalog depends on the account (custom fields): discovery needs a valid config too.
     dynamic_catalog = True
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "api_token",
-            th.StringType,
-            secret=True,
-            title="API token",
-            description=(
-                "Personal API token (Settings > Personal preferences > API). Sent only in the "
-                "`x-api-token` header."
-            ),
-        ),
-        th.Property(
-            "client_id",
-            th.StringType,
-            title="OAuth client ID",
-            description="OAuth 2.0 alternative to `api_token`: the app's client ID.",
-        ),
-        th.Property(
-            "client_secret",
-            th.StringType,
-            secret=True,
-            title="OAuth client secret",
-            description="OAuth 2.0: the app's client secret.",
-        ),
-        th.Property(
-            "refresh_token",
-            th.StringType,
-            secret=True,
-            title="OAuth refresh token",
-            description=(
-                "OAuth 2.0: a refresh token of the app's installation (expires after 60 days "
-                "unused). Access tokens are refreshed before they expire; a rotated refresh "
-                "token is used for the rest of the run (see `refresh_token_file`)."
-            ),
-        ),
-        th.Property(
-            "refresh_token_file",
-            th.StringType,
-            title="OAuth refresh token file",
-            description=(
-                "OAuth 2.0: a file where the tap writes the refresh token when Pipedrive rotates "
-                "it (owner-readable only), and from which later runs read it in preference to "
-                "`refresh_token`."
-            ),
-        ),
-        th.Property(
-            "oauth_url",
-            th.StringType,
-            default=DEFAULT_OAUTH_URL,
-            title="OAuth token URL",
-            description="OAuth 2.0 token endpoint (change only for a proxy or a test server).",
-        ),
-        th.Property(
-            "start_date",
-            th.DateTimeType,
-            title="Start date",
-            description=(
-                "Earliest `update_time` to replicate on the first run: an ISO 8601 date or "
-                "date-time (2024-01-31, 2024-01-31T10:00:00+02:00; UTC where no offset is "
-                "given) or MM/DD/YYYY (01/31/2024; DD/MM/YYYY is read too where the order is "
-                "unambiguous, 01/02/2024 is refused). Absent: all history. Later runs continue "
-                "from the state."
-            ),
-        ),
-        th.Property(
-            "api_url",
-            th.StringType,
-            default=DEFAULT_API_URL,
-            title="API URL",
-            description=(
-                "Root of the Pipedrive API; the tap calls `{api_url}/api/v2/...` and "
-                "`{api_url}/api/v1/...`. Must be https (http only for a loopback address). "
-                "With OAuth and neither this nor `company_domain` set, the token's `api_domain`."
-            ),
-        ),
-        th.Property(
-            "company_domain",
-            th.StringType,
-            title="Company domain",
-            description=(
-                "Your company's Pipedrive subdomain (`acme` for acme.pipedrive.com): sets the "
-                "root to `https://{company_domain}.pipedrive.com` unless `api_url` is set."
-            ),
-        ),
-        th.Property(
-            "custom_field_names",
-            th.StringType,
-            default="key",
-            allowed_values=["key", "name"],
-            title="Custom field column names",
-            description=(
-                "`key`: custom-field columns are named by Pipedrive's field code (the 40-character "
-                "hash, as the legacy tap and Stitch name them). `name`: snake_case of the field's "
-                "name; a name shared by several fields, or with a standard column, gets the first "
-                "8 characters of the field code appended."
-            ),
-        ),
-        th.Property(
-            "option_labels",
-            th.BooleanType,
-            default=False,
-            title="Option labels",
-            description=(
-                "Emit single- and multiple-option custom fields as their option labels "
-                "(strings) instead of option ids (integers)."
-            ),
-        ),
-        th.Property(
-            "retry_patience_seconds",
-            th.IntegerType,
-            default=300,
-            title="Retry patience (seconds)",
-            description=(
-                "How long one request is retried through server errors (5xx), timeouts and "
-                "dropped connections (waits from 1 s, doubling, at most 60 s) before its stream "
-                "fails. The other streams still sync; the run then exits non-zero."
-            ),
-        ),
-        th.Property(
-            "request_timeout_seconds",
-            th.NumberType,
-            default=120,
-            title="Request timeout (seconds)",
-            description=(
-                "How long to wait for Pipedrive's answer to one request before it counts as "
-                "failed and is retried (within `retry_patience_seconds`)."
-            ),
-        ),
-        th.Property(
-            "max_tokens_per_run",
-            th.IntegerType,
-            title="Token limit per run",
-            description=(
-                "Stop the run cleanly (state saved, exit 0) before it spends more than this many "
-                "of the company's daily API tokens, leaving the rest to its other integrations; "
-                "the next run resumes. Every list stream runs before the per-deal streams "
-                "(`dealflow` costs 40 tokens a deal). Unset: no limit."
-            ),
-        ),
-        th.Property(
-            "max_concurrency",
-            th.IntegerType,
-            default=DEFAULT_MAX_CONCURRENCY,
-            title="Maximum concurrent requests",
-            description=(
-                "Requests in flight at once: the next page is read while one is processed, "
-                "backfills of v2 lists are read in time windows at once, and the per-deal calls "
-                "(`dealflow`) of a batch run in parallel; records still come out in the order, "
-                "and with the state, of a sequential read. `1` reads sequentially."
-            ),
-        ),
-        th.Property(
-            "deleted_records_lookback_minutes",
-            th.IntegerType,
-            default=5,
-            title="Deletions look-back (minutes)",
-            description=(
-                "`deleted_records` starts each run this many minutes before its bookmark, so "
-                "that a deletion Pipedrive stamped before the previous read ended but committed "
-                "after it is still read. Deletions read again are the same rows (key: entity, "
-                "id). `0` turns the margin off."
-            ),
-        ),
-        th.Property(
-            "mail_include_body",
-            th.BooleanType,
-            default=False,
-            title="Mail message bodies",
-            description=(
-                "`deal_mail_messages` (off by default: it holds people's mail) also carries each "
-                "message's body (`include_body=1`). Off: subjects, snippets, parties and times."
-            ),
-        ),
-        th.Property(
-            "user_agent",
-            th.StringType,
-            title="User agent",
-            description="User-Agent header sent with every request.",
-        ),
-        th.Property(
-            "metrics_log_level",
-            th.StringType,
-            allowed_values=["DEBUG", "INFO", "WARNING", "ERROR"],
-            title="Metrics log level",
-            description=(
-                "Level of the SDK's `METRIC` log lines (one per request and per stream), logged "
-                "at INFO: `WARNING` hides them, leaving the per-stream summaries. Unset: they "
-                "follow the log level."
-            ),
-        ),
-        th.Property(
-            "emit_activate_version_messages",
-            th.BooleanType,
-            default=True,
-            title="Emit ACTIVATE_VERSION messages",
-            description=(
-                "End each complete read of a full-table stream (users, stages, pipelines, "
-                "filters, ...) with an ACTIVATE_VERSION message, after its records, so that a "
-                "target soft-deletes (target-postgres: `_sdc_deleted_at`) the rows gone from "
-                "Pipedrive. A read that was refused, failed or stopped by `max_tokens_per_run` "
-                "sends none. `false` turns it off."
-            ),
-        ),
-    ).to_dict()
+    config_jsonschema = SETTINGS
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Check the settings (schema, credentials, URLs, `start_date`), all reasons in one line.
@@ -414,41 +174,12 @@ class TapPipedrive(Tap):
         return int(self.config.get("max_concurrency") or DEFAULT_MAX_CONCURRENCY)
 
     @functools.cached_property
-    def requests_session(self) -> requests.Session:
-        """One HTTP session for every stream and thread, throttled by the burst window's headers.
-
-        The throttle's pause holds every thread (`PacedSession.pause`), not just its own.
-        """
-        session = PacedSession(self.max_concurrency)
-        throttle = BurstThrottle(sleep=session.pause, in_flight=session.others_in_flight)
-        session.hooks["response"].append(throttle)
-        return session
-
-    @functools.cached_property
-    def authenticator(self) -> APIAuthenticatorBase:
-        """One authenticator for every stream of the run: the API token, else OAuth."""
-        if self.config.get("api_token"):
-            return token_authenticator(self.config["api_token"])
-        return PipedriveOAuthAuthenticator(
-            client_id=self.config["client_id"],
-            client_secret=self.config["client_secret"],
-            refresh_token=self.config["refresh_token"],
-            url=self.config.get("oauth_url") or DEFAULT_OAUTH_URL,
-            token_file=self.config.get("refresh_token_file"),
+    def client(self) -> PipedriveClient:
+        """The run's one Pipedrive client: root URL, auth, session, retries, token ledger."""
+        user_agent = self.config.get("user_agent") or f"tap-pipedrive/{self.plugin_version}"
+        return PipedriveClient(
+            self.config, user_agent=user_agent, max_concurrency=self.max_concurrency
         )
-
-    @functools.cached_property
-    def api_root(self) -> str:
-        """The API root: the settings', else (OAuth) the `api_domain` the token was issued for."""
-        root = root_url(self.config)
-        authenticator = self.authenticator
-        explicit = self.config.get("company_domain") or root != DEFAULT_API_URL
-        if isinstance(authenticator, PipedriveOAuthAuthenticator) and not explicit:
-            authenticator.update_access_token()
-            if authenticator.api_domain:
-                root = authenticator.api_domain.rstrip("/")
-                check_root_url(root, "OAuth `api_domain`")
-        return root
 
     def discover_streams(self) -> list[Stream]:
         """Every Pipedrive stream."""
@@ -486,6 +217,11 @@ class TapPipedrive(Tap):
             )
         return self._streams
 
+    def sync_all(self) -> None:  # type: ignore[misc]  # final for the SDK's typing only
+        """Sync every stream, then log the run's total and fail it if streams failed."""
+        super().sync_all()
+        end_run(t.cast("list[PipedriveStream]", list(self.streams.values())), self.logger)
+
     def _catalog_selects_a_stream(self) -> bool:
         """Whether the input catalog (if any) selects a stream of this tap.
 
@@ -520,11 +256,6 @@ class TapPipedrive(Tap):
             )
             return False
         return True
-
-    @functools.cached_property
-    def token_ledger(self) -> TokenLedger:
-        """The tokens this run has committed to, against `max_tokens_per_run`."""
-        return TokenLedger(self.config.get("max_tokens_per_run"))
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load a state, Meltano's or the legacy tap's too, after checking every timestamp in it.

@@ -1,11 +1,9 @@
-"""Writes through the tap's own machinery.
+"""The target's requests, through `pipedrive_api`: one client, its retries and its errors.
 
-That is the tap's HTTP session (burst throttle), authenticator, retry policy
-(`request_decorator`), error handling (`validate_response`) and error messages.
-
-Each sink writes through the tap stream of its entity, so a write meets 429s, 5xx, dropped
-connections, OAuth refreshes and the daily budget exactly as that stream's reads do. A 4xx
-that no retry can change (400 validation, 404 gone) is returned as a rejection instead.
+A write meets 429s, 5xx, dropped connections, OAuth refreshes and the daily budget exactly as
+the tap's reads do: they share `PipedriveClient`. A 4xx that no retry can change (400
+validation, 404 gone) is returned as a rejection instead. Reads (field definitions, match
+indexes) page with the tap's paginators (`pipedrive_api.endpoints`).
 """
 
 from __future__ import annotations
@@ -15,12 +13,15 @@ from urllib.parse import urlparse
 
 import requests
 
-from tap_pipedrive.client import PipedriveStream, payload
-from tap_pipedrive.tap import BufferedMsgSpecWriter, TapPipedrive
+from pipedrive_api.errors import AccessDeniedError
+from pipedrive_api.responses import error_message, payload, records
 from target_pipedrive.recovery import outcome_unknown
 
 if t.TYPE_CHECKING:
-    import singer_sdk.singerlib as singer
+    import logging
+
+    from pipedrive_api.client import PipedriveClient
+    from pipedrive_api.endpoints import Endpoint
 
 #: Answers that refuse one record: written to the rejects file, never retried.
 REJECTED_STATUSES = frozenset({400, 404, 410, 422})
@@ -30,31 +31,13 @@ class Rejected(Exception):
     """Pipedrive refused a record; the message is its `error` and `error_info`."""
 
 
-class _Discard(BufferedMsgSpecWriter):
-    """A message writer that writes nothing."""
-
-    def write_message(self, message: singer.Message) -> None:
-        """Discard the message."""
-
-
-class Reader(TapPipedrive):
-    """The tap, used by the target to read field definitions and build match indexes.
-
-    It emits no Singer messages (a tap writes a STATE when a read fails): the target's stdout
-    carries the target's own state only.
-    """
-
-    message_writer_class = _Discard
-
-
 class Writer:
-    """Sends one entity's writes; counts requests and the tokens they spend."""
+    """Sends one entity's writes and reads; counts every request and the tokens they spend."""
 
-    def __init__(self, stream: PipedriveStream) -> None:
-        self.stream = stream
+    def __init__(self, client: PipedriveClient) -> None:
+        self.client = client
         self.requests = 0
         self.tokens = 0
-        self._send = stream.request_decorator(self._send_once)
 
     def write(
         self,
@@ -69,20 +52,15 @@ class Writer:
         `recover` looks for what a try whose answer was lost did (see `outcome_unknown`): what
         it finds is returned instead of trying again.
         """
-        prepared = self.stream.build_prepared_request(
-            method=method,
-            url=self.stream.url_base + path,
-            json=body,
-            headers=self.stream.http_headers,
-        )
-        response = self._send(prepared, recover)
+        prepared = self.client.request(method, path, json=body)
+        response = self.client.retrying(self._send_once)(prepared, recover)
         if isinstance(response, Recovered):
             self.tokens += cost  # the lost try was done, and charged
             return response.data
         if response.status_code != 404:  # 2xx and 400: Pipedrive did the work and charged
             self.tokens += cost
         if response.status_code in REJECTED_STATUSES:
-            raise Rejected(self.stream.response_error_message(response))
+            raise Rejected(error_message(response))
         return payload(response).get("data")
 
     def read(self, path: str, cost: int) -> t.Any:
@@ -94,9 +72,8 @@ class Writer:
     ) -> requests.Response | Recovered:
         """One try; what is neither a success nor a rejection raises for the retry policy."""
         self.requests += 1
-        stream = self.stream
         try:
-            response = stream.requests_session.send(prepared, timeout=stream.timeout)
+            response = self.client.transmit(prepared.copy())
         except requests.exceptions.RequestException as error:
             if recover is not None and outcome_unknown(error):
                 try:
@@ -108,8 +85,32 @@ class Writer:
                     return Recovered(found)
             raise
         if response.status_code not in REJECTED_STATUSES:
-            stream.validate_response(response)
+            self.client.check(response)
         return response
+
+    def read_list(self, endpoint: Endpoint) -> list[dict[str, t.Any]]:
+        """Every record of a list, page after page (each answered page counted)."""
+        rows: list[dict[str, t.Any]] = []
+        for page in self.client.pages(endpoint.path, endpoint.query(), endpoint.paging()):
+            self.requests += 1
+            self.tokens += endpoint.cost
+            rows += records(page)
+        return rows
+
+    def definitions(self, endpoint: Endpoint, logger: logging.Logger) -> list[dict[str, t.Any]]:
+        """Field definitions; none (with a warning) where Pipedrive refuses them from the start."""
+        before = self.requests
+        try:
+            return self.read_list(endpoint)
+        except AccessDeniedError as error:
+            if self.requests > before:
+                raise
+            logger.warning(
+                "Field definitions %s skipped: Pipedrive refuses them (plan or permissions): %s",
+                endpoint.path,
+                error,
+            )
+            return []
 
 
 class UnknownOutcome(Exception):

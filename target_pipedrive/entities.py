@@ -8,6 +8,10 @@ left out: Pipedrive sets it). Costs are the spec's `x-token-cost`.
 from __future__ import annotations
 
 import dataclasses
+import typing as t
+
+from pipedrive_api import endpoints
+from tap_pipedrive import schemas
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,6 +21,12 @@ class Entity:
     name: str
     path: str
     fields: frozenset[str]
+    #: The entity's list, read for a match index (the tap reads the same).
+    listing: endpoints.Endpoint
+    #: The record shape the tap emits: its columns are no custom field's.
+    schema: t.Mapping[str, t.Any]
+    #: The entity's field definitions (custom fields and standard options), if it has them.
+    definitions: endpoints.Endpoint | None = None
     #: Whether bodies take `custom_fields: {code: value}` (v2 entities whose spec says so).
     custom_fields: bool = True
     #: The update method: PATCH, or PUT for v1 notes.
@@ -44,6 +54,9 @@ ENTITIES: dict[str, Entity] = {
                 "name owner_id visible_to label_ids address website linkedin industry "
                 "annual_revenue employee_count"
             ),
+            endpoints.ORGANIZATIONS,
+            schemas.ORGANIZATIONS,
+            endpoints.ORGANIZATION_FIELDS,
             natural_keys=frozenset({"name"}),
         ),
         Entity(
@@ -53,6 +66,9 @@ ENTITIES: dict[str, Entity] = {
                 "name owner_id org_id emails phones visible_to label_ids postal_address notes im "
                 "birthday job_title marketing_status"
             ),
+            endpoints.PERSONS,
+            schemas.PERSONS,
+            endpoints.PERSON_FIELDS,
             natural_keys=frozenset({"email"}),
         ),
         Entity(
@@ -63,6 +79,9 @@ ENTITIES: dict[str, Entity] = {
                 "probability lost_reason visible_to close_time won_time lost_time "
                 "expected_close_date label_ids"
             ),
+            endpoints.DEALS,
+            schemas.DEALS,
+            endpoints.DEAL_FIELDS,
         ),
         Entity(
             "activities",
@@ -72,6 +91,9 @@ ENTITIES: dict[str, Entity] = {
                 "due_time duration busy done location participants attendees "
                 "public_description priority note"
             ),
+            endpoints.ACTIVITIES,
+            schemas.ACTIVITIES,
+            endpoints.ACTIVITY_FIELDS,
             custom_fields=False,
         ),
         Entity(
@@ -81,6 +103,9 @@ ENTITIES: dict[str, Entity] = {
                 "name code description unit tax category owner_id is_linkable visible_to prices "
                 "billing_frequency billing_frequency_cycles"
             ),
+            endpoints.PRODUCTS,
+            schemas.PRODUCTS,
+            endpoints.PRODUCT_FIELDS,
         ),
         Entity(
             "notes",
@@ -90,6 +115,9 @@ ENTITIES: dict[str, Entity] = {
                 "pinned_to_lead_flag pinned_to_deal_flag pinned_to_organization_flag "
                 "pinned_to_person_flag pinned_to_project_flag pinned_to_task_flag"
             ),
+            endpoints.NOTES,
+            schemas.NOTES,
+            endpoints.NOTE_FIELDS,
             custom_fields=False,
             flags=_fields(
                 "pinned_to_lead_flag pinned_to_deal_flag pinned_to_organization_flag "
@@ -107,6 +135,9 @@ ENTITIES: dict[str, Entity] = {
                 "title owner_id label_ids person_id organization_id value expected_close_date "
                 "visible_to was_seen channel channel_id"
             ),
+            endpoints.LEADS,
+            schemas.LEADS,
+            endpoints.DEAL_FIELDS,
             custom_fields=False,
             create_cost=10,
             update_cost=10,

@@ -2,40 +2,50 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import datetime
 import functools
 import typing as t
 
-from singer_sdk.sinks import RecordSink
-
-from tap_pipedrive.auth import ConfigError
-from tap_pipedrive.client import STREAM_ERRORS, RunStoppingError, format_instant
-from tap_pipedrive.custom_fields import CustomField
 from target_pipedrive.bodies import changes, holds, same, without_nulls
 from target_pipedrive.client import Rejected, Writer
 from target_pipedrive.entities import ENTITIES, Entity
 from target_pipedrive.fields import (
-    CustomFieldWriter,
     Unwritable,
     compact,
     jsonable,
     option_id,
 )
+from target_pipedrive.match_sink import MatchingSink, Refused
 from target_pipedrive.matching import (
-    AmbiguousMatch,
-    IncompleteIndex,
-    MatchIndex,
     normal,
-    usable_key_value,
 )
 from target_pipedrive.recovery import newest_items_path
 from target_pipedrive.settings import stream_setting
 
 if t.TYPE_CHECKING:
-    from tap_pipedrive.client import DefinitionsStream, PipedriveStream
-    from target_pipedrive.target import TargetPipedrive
+    from singer_sdk import Target
+
+    from pipedrive_api.client import PipedriveClient
+
+
+class Run(t.Protocol):
+    """What a sink uses of its target (typed here: the target imports the sinks)."""
+
+    client: PipedriveClient
+    config: t.Mapping[str, t.Any]
+
+    def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
+        """A stream's `streams` entry."""
+
+    def tally(self, stream_name: str) -> Tally:
+        """The counters of a stream."""
+
+    def reject(self, stream_name: str, record: t.Mapping[str, t.Any], reason: str) -> None:
+        """Write a refused record to the rejects file."""
+
+    def stop(self, error: Exception) -> t.NoReturn:
+        """End the run on a fatal error."""
+
 
 #: Columns that steer the write rather than carry a value.
 _CONTROL = frozenset({"id", "_sdc_deleted_at"})
@@ -65,11 +75,7 @@ class Tally:
         )
 
 
-class Refused(ValueError):
-    """A record this target refuses before any request (it goes to the rejects file)."""
-
-
-class EntitySink(RecordSink):
+class EntitySink(MatchingSink):
     """Writes a stream's records to its Pipedrive entity, one request per record.
 
     Matching, in order: the record's `id` (a Pipedrive id); the stream's `match_key` (a custom
@@ -84,49 +90,19 @@ class EntitySink(RecordSink):
         """Pipedrive validates the records (see the target's capabilities), not the sink."""
         return False
 
-    def __init__(self, target: TargetPipedrive, *args: t.Any, **kwargs: t.Any) -> None:
+    def __init__(self, target: Target, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(target, *args, **kwargs)
-        self.target = target
-        settings = target.stream_settings(self.stream_name)
+        self.target = t.cast("Run", target)
+        settings = self.target.stream_settings(self.stream_name)
         self.entity: Entity = ENTITIES[settings["entity"]]
-        self.load_method = stream_setting(target.config, settings, "load_method", "upsert")
-        self.null_values = stream_setting(target.config, settings, "null_values", "skip")
+        self.load_method = stream_setting(self.config, settings, "load_method", "upsert")
+        self.null_values = stream_setting(self.config, settings, "null_values", "skip")
         self.match_key: str | None = settings.get("match_key")
-        self.tally = target.tally(self.stream_name)
-        self.writer = Writer(self.tap_stream)
+        self.tally = self.target.tally(self.stream_name)
+        self.writer = Writer(self.target.client)
         self._reported: set[str] = set()
-        #: Requests and tokens of the reads (field definitions, the match index).
-        self._read_requests = 0
-        self._read_tokens = 0
         if self.load_method == "upsert" and self.match_key is None:
             self.match_key = self._key_from_schema()
-
-    def _key_from_schema(self) -> str | None:
-        """The SCHEMA's key property as the match key, when it can be one; else one warning."""
-        keys = list(self.key_properties or ())
-        if keys == ["id"]:  # Pipedrive ids (a copy of tap-pipedrive's streams): they match
-            return None
-        if len(keys) == 1 and (
-            keys[0] in self.entity.natural_keys
-            or (self.custom is not None and self.custom.field(keys[0]) is not None)
-        ):
-            self.logger.info(
-                "Stream '%s': matching %s on %r, the SCHEMA's key property.",
-                self.stream_name,
-                self.entity.name,
-                keys[0],
-            )
-            return keys[0]
-        natural = " or ".join(f"`{key}`" for key in sorted(self.entity.natural_keys))
-        self.logger.warning(
-            "Stream '%s': upsert with no match key: a record without an `id` is created, so "
-            "every rerun creates it again. Set `streams.%s.match_key` to a custom field "
-            "holding the warehouse's id%s.",
-            self.stream_name,
-            self.stream_name,
-            f" (or {natural})" if natural else "",
-        )
-        return None
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
@@ -145,29 +121,6 @@ class EntitySink(RecordSink):
             raise Refused(msg) from None
 
     @functools.cached_property
-    def tap_stream(self) -> PipedriveStream:
-        """The tap's stream of this entity: its session, auth, retries, reads."""
-        return t.cast("PipedriveStream", self.target.reader.streams[self.entity.name])
-
-    @functools.cached_property
-    def definitions(self) -> list[dict[str, t.Any]]:
-        """The entity's field definitions (read once), empty for an entity without them."""
-        fields_stream = self.tap_stream.fields_stream
-        if fields_stream is None:
-            return []
-        with self._reading():
-            stream = t.cast("DefinitionsStream", self.target.reader.streams[fields_stream])
-            return stream.definitions
-
-    @functools.cached_property
-    def custom(self) -> CustomFieldWriter | None:
-        """The entity's custom fields, when its bodies take them."""
-        if not self.entity.custom_fields:
-            return None
-        fields = [f for row in self.definitions if (f := CustomField.from_definition(row))]
-        return CustomFieldWriter(fields, reserved=self.tap_stream.base_schema["properties"])
-
-    @functools.cached_property
     def standard_options(self) -> dict[str, dict[t.Any, str]]:
         """Standard option fields (v2 definitions): field code -> option id -> label."""
         if not self.entity.path.startswith("/api/v2/"):  # v1 definitions have another shape
@@ -177,116 +130,6 @@ class EntitySink(RecordSink):
             for row in self.definitions
             if "field_code" in row and not row.get("is_custom_field") and row.get("options")
         }
-
-    # --- matching ---
-
-    @functools.cached_property
-    def match_field(self) -> CustomField | None:
-        """The custom field `match_key` names, None for a natural key or no key."""
-        key = self.match_key
-        if key is None or key in self.entity.natural_keys:
-            return None
-        field = self.custom.field(key) if self.custom is not None else None
-        if field is None:
-            natural = ", ".join(sorted(self.entity.natural_keys)) or "none"
-            msg = (
-                f"Stream '{self.stream_name}': match_key {key!r} is neither a custom field of "
-                f"{self.entity.name} nor one of its natural keys ({natural})."
-            )
-            raise ConfigError(msg)
-        return field
-
-    @functools.cached_property
-    def index(self) -> MatchIndex:
-        """Match key value -> items, from one complete read of the entity's list.
-
-        A read that fails or stops short raises IncompleteIndex: a record whose item sat on
-        an unread page would otherwise be created again.
-        """
-        index = MatchIndex(t.cast("str", self.match_key))
-        for row in self._read_all():
-            for key in self._keys_of_item(row):
-                index.add(key, row)
-        return index
-
-    def _read_all(self) -> list[dict[str, t.Any]]:
-        stream = self.tap_stream
-        # The whole list, not an incremental window: an item written a second ago must be
-        # found too. `read`, not `get_records`: the tap's reads note a failure and go on.
-        stream.replication_key = None
-        stream.lower_bound = None
-        stream.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
-        try:
-            with self._reading():
-                return list(stream.read(None))
-        except RunStoppingError:
-            raise
-        except STREAM_ERRORS as error:
-            msg = (
-                f"Stream '{self.stream_name}': stopped before writing any record: the list of "
-                f"{self.entity.name} to match against could not be read in full "
-                f"({error}). Nothing was created in place of an item that could not be "
-                "looked up; run again later."
-            )
-            raise IncompleteIndex(msg) from None
-
-    def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[t.Any]:
-        if self.match_field is not None:
-            value = (item.get("custom_fields") or {}).get(self.match_field.code)
-            if isinstance(value, dict):
-                value = value.get("value")
-            return [] if value is None else [value]
-        if self.match_key == "email":
-            emails = item.get("emails") or []
-            return [e["value"] for e in emails if isinstance(e, dict) and e.get("value")]
-        value = item.get(t.cast("str", self.match_key))
-        return [] if value is None else [value]
-
-    def _key_of_record(self, record: t.Mapping[str, t.Any]) -> t.Any:
-        if self.match_field is not None:
-            return t.cast("CustomFieldWriter", self.custom).value_of(record, self.match_field)
-        if self.match_key == "email":
-            emails = record.get("emails")
-            if record.get("email") is None and isinstance(emails, list):
-                return next(
-                    (e.get("value") for e in emails if isinstance(e, dict) and e.get("value")),
-                    None,
-                )
-            return record.get("email")
-        return record.get(t.cast("str", self.match_key))
-
-    def _match_value(self, record: t.Mapping[str, t.Any]) -> t.Any:
-        """The record's match key value; Refused when it is missing, null or not a value."""
-        value = jsonable(self._key_of_record(record))
-        if value is None:
-            msg = f"no value for the match key {self.match_key!r}: the record cannot be matched"
-            raise Refused(msg)
-        if not usable_key_value(value):
-            msg = (
-                f"a value of the wrong type for the match key {self.match_key!r}: {value!r} "
-                "(text or a number expected)"
-            )
-            raise Refused(msg)
-        return value
-
-    def existing(self, record: t.Mapping[str, t.Any]) -> tuple[t.Any, dict[str, t.Any] | None]:
-        """The id of the item this record updates or deletes (None: a new one).
-
-        Also the item as Pipedrive has it, when the match key found it (else None).
-        """
-        if self.load_method == "append-only":
-            return None, None
-        # The index is read before the stream's first write, whatever the record.
-        index = self.index if self.match_key is not None else None
-        if record.get("id") is not None:
-            return record["id"], None
-        if index is None:
-            return None, None
-        try:
-            found = index.find(self._match_value(record))
-        except AmbiguousMatch as error:
-            raise Refused(str(error)) from None
-        return (None, None) if found is None else (found["id"], found)
 
     # --- bodies ---
 
@@ -354,8 +197,8 @@ class EntitySink(RecordSink):
         self._count()
 
     def _count(self) -> None:
-        self.tally.requests = self.writer.requests + self._read_requests
-        self.tally.tokens = self.writer.tokens + self._read_tokens
+        self.tally.requests = self.writer.requests
+        self.tally.tokens = self.writer.tokens
 
     def _write(self, record: dict[str, t.Any]) -> None:
         entity = self.entity
@@ -405,39 +248,13 @@ class EntitySink(RecordSink):
             self.stream_name,
             self.entity.name,
         )
-        newest = self.writer.read(newest_items_path(self.entity.path), self.tap_stream.token_cost)
+        newest = self.writer.read(newest_items_path(self.entity.path), self.entity.listing.cost)
         if self.match_key is not None:
             key = normal(self._match_value(record))
             found = [i for i in newest or [] if key in map(normal, self._keys_of_item(i))]
         else:
             found = [i for i in newest or [] if holds(i, body)]
         return found[0] if found else None
-
-    def _remember(self, record: t.Mapping[str, t.Any], item: t.Any) -> None:
-        """Keep a written item in the index, so that later records match it."""
-        if self.match_key is None or "index" not in self.__dict__ or not isinstance(item, dict):
-            return
-        value = jsonable(self._key_of_record(record))
-        if usable_key_value(value):
-            self.index.remember(value, item)
-
-    @contextlib.contextmanager
-    def _reading(self) -> t.Iterator[None]:
-        """Count the requests and tokens of the reads in the block, whichever stream makes them.
-
-        Reading a list may read its field definitions first (the tap's schema needs them).
-        """
-        streams = [self.tap_stream]
-        if self.tap_stream.fields_stream is not None:
-            fields = self.target.reader.streams[self.tap_stream.fields_stream]
-            streams.append(t.cast("PipedriveStream", fields))
-        before = [(s.progress.requests, s.progress.tokens) for s in streams]
-        try:
-            yield
-        finally:
-            for stream, (requests, tokens) in zip(streams, before, strict=True):
-                self._read_requests += stream.progress.requests - requests
-                self._read_tokens += stream.progress.tokens - tokens
 
 
 def _kept_contacts(body: dict[str, t.Any], current: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

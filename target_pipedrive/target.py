@@ -15,13 +15,13 @@ from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.json import deserialize_json
 
-from tap_pipedrive.auth import ConfigError
-from tap_pipedrive.client import BudgetExhaustedError
-from tap_pipedrive.config import credentials_errors, root_url_errors
-from tap_pipedrive.tap import SECRET_SETTINGS, TapPipedrive, failure_message
-from target_pipedrive.client import Reader, UnknownOutcome
+from pipedrive_api.client import PipedriveClient
+from pipedrive_api.errors import BudgetExhaustedError, ConfigError, failure_message
+from tap_pipedrive.config import SECRET_SETTINGS, SETTINGS, credentials_errors, root_url_errors
+from target_pipedrive.client import UnknownOutcome
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
+from target_pipedrive.match_sink import Refused
 from target_pipedrive.matching import IncompleteIndex
 from target_pipedrive.settings import (
     LOAD_METHODS,
@@ -29,7 +29,7 @@ from target_pipedrive.settings import (
     load_method_errors,
     unknown_key_errors,
 )
-from target_pipedrive.sinks import EntitySink, Refused, Tally
+from target_pipedrive.sinks import EntitySink, Tally
 
 if t.TYPE_CHECKING:
     from types import TracebackType
@@ -107,14 +107,10 @@ class TargetPipedrive(Target):
     config_jsonschema: t.ClassVar[dict[str, t.Any]] = {
         "type": "object",
         "properties": {
-            **{
-                name: TapPipedrive.config_jsonschema["properties"][name] for name in SHARED_SETTINGS
-            },
-            "request_timeout_seconds": TapPipedrive.config_jsonschema["properties"][
-                "request_timeout_seconds"
-            ],
+            **{name: SETTINGS["properties"][name] for name in SHARED_SETTINGS},
+            "request_timeout_seconds": SETTINGS["properties"]["request_timeout_seconds"],
             "retry_patience_seconds": {
-                **TapPipedrive.config_jsonschema["properties"]["retry_patience_seconds"],
+                **SETTINGS["properties"]["retry_patience_seconds"],
                 "description": (
                     "How long one request is retried through server errors (5xx), timeouts and "
                     "dropped connections (waits from 1 s, doubling, at most 60 s) before the run "
@@ -230,12 +226,10 @@ class TargetPipedrive(Target):
         return errors
 
     @functools.cached_property
-    def reader(self) -> Reader:
-        """The tap on the same settings: its session, auth, rate limits, reads and errors."""
-        shared = (*SHARED_SETTINGS, "retry_patience_seconds", "request_timeout_seconds")
-        config = {name: self.config[name] for name in shared if name in self.config}
-        config["user_agent"] = config.get("user_agent") or f"{self.name}/{self.plugin_version}"
-        return Reader(config=config, validate_config=False, setup_mapper=False)
+    def client(self) -> PipedriveClient:
+        """The run's Pipedrive client: the tap's session, auth, rate limits, retries and errors."""
+        user_agent = self.config.get("user_agent") or f"{self.name}/{self.plugin_version}"
+        return PipedriveClient(self.config, user_agent=user_agent, logger=self.logger)
 
     def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
         """A stream's `streams` entry, its entity defaulting to the stream's name."""

@@ -102,7 +102,7 @@ def select(catalog: dict[str, t.Any], streams: t.Iterable[str]) -> dict[str, t.A
 
 #: The tap with retry waits of milliseconds (the retries' count, not the clock, is under test).
 QUICK_RETRIES = (
-    "from tap_pipedrive.client import PipedriveStream; PipedriveStream.retry_base_seconds = 0.001;"
+    "from pipedrive_api.client import PipedriveClient; PipedriveClient.retry_base_seconds = 0.001;"
     "from tap_pipedrive.tap import TapPipedrive; TapPipedrive.cli()"
 )
 

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tap_pipedrive.concurrency import PacedSession
+from pipedrive_api.session import PacedSession
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import discover, killed_run, select, sync

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tap_pipedrive.client import PipedriveStream
+from pipedrive_api.client import PipedriveClient
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import sync
@@ -199,7 +199,7 @@ def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator
 
 
 def test_a_null_flow_body_is_retried(fresh_emulator, monkeypatch):
-    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
     clean = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
     deal = sorted(d["id"] for d in live_deals(fresh_emulator))[0]
     fresh_emulator.inject(FLOW.format(deal), "null_body", times=2)

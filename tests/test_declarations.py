@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tap_pipedrive.streams import STREAM_TYPES
-from tap_pipedrive.streams.crm import (
+from pipedrive_api.endpoints import (
     ACTIVITY_INCLUDE_FIELDS,
+    DEAL_INCLUDE_FIELDS,
     ORGANIZATION_INCLUDE_FIELDS,
     PERSON_INCLUDE_FIELDS,
 )
-from tap_pipedrive.streams.deals import DEAL_INCLUDE_FIELDS
+from tap_pipedrive.streams import STREAM_TYPES
 from tests.emulator import spec
 
 BY_NAME = {stream.name: stream for stream in STREAM_TYPES}

@@ -7,7 +7,9 @@ import logging
 
 import pytest
 
-from tap_pipedrive.client import PipedriveAPIError, PipedriveStream, SyncFailedError
+from pipedrive_api.client import PipedriveClient
+from pipedrive_api.errors import PipedriveAPIError
+from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select, sync
@@ -18,7 +20,7 @@ PERSONS = "/api/v2/persons"
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
     """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
 
 
 @pytest.fixture(scope="module")

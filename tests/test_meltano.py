@@ -182,11 +182,10 @@ def test_the_readmes_meltano_commands_run_as_written(tmp_path):
     project.mkdir()
     for name in ("pyproject.toml", "README.md", "meltano.yml"):
         shutil.copy(ROOT / name, project / name)
-    shutil.copytree(
-        ROOT / "tap_pipedrive",
-        project / "tap_pipedrive",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for package in ("pipedrive_api", "tap_pipedrive", "target_pipedrive"):  # the wheel's
+        shutil.copytree(
+            ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     env = outside_env()
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         # Only the API root comes from outside the README: the emulator's instead of Pipedrive's.

@@ -18,8 +18,9 @@ import threading
 import pytest
 import requests
 
-from tap_pipedrive.client import PipedriveStream, SyncFailedError
-from tap_pipedrive.ratelimit import BurstThrottle, retry_waits
+from pipedrive_api.client import PipedriveClient
+from pipedrive_api.ratelimit import BurstThrottle, retry_waits
+from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
@@ -31,7 +32,7 @@ FLOW_PREFIX = "/v1/deals/"
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
     """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
 
 
 def records(messages: list[dict], stream: str) -> set:

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from tap_pipedrive.client import PipedriveStream
+from pipedrive_api.client import PipedriveClient
 from tests.conftest import OAUTH, TOKEN, oauth_emulator
 from tests.emulator import Emulator
 from tests.target_run import messages, rejects, run_cli, target_config, write, writes
@@ -23,7 +23,7 @@ def emu() -> t.Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
     """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -11,7 +11,7 @@ import typing as t
 
 import pytest
 
-from tap_pipedrive.client import PipedriveStream
+from pipedrive_api.client import PipedriveClient
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
 from tests.target_run import (
@@ -41,7 +41,7 @@ def emu() -> t.Iterator[Emulator]:
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch):
     """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveStream, "retry_base_seconds", 0.01)
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
 
 
 def rejects_line(tmp_path, by_pipedrive: int, here: int) -> str:

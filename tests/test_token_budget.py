@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 
-from tap_pipedrive.ratelimit import budget_exhausted
+from pipedrive_api.ratelimit import budget_exhausted
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.singer_run import discover, parse_messages, run_cli, select

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typing as t
 
 from tap_pipedrive import schemas
-from tap_pipedrive.client import V1Stream
+from tap_pipedrive.lists import V1Stream
 from tap_pipedrive.streams.per_parent import ParentList
 
 if t.TYPE_CHECKING:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import singer_sdk.typing as th
 
-from tap_pipedrive.client import V1Stream
+from tap_pipedrive.lists import V1Stream
 from tap_pipedrive.streams.account import PermissionSetsStream, RolesStream
 from tap_pipedrive.streams.per_parent import PerParentStream
 

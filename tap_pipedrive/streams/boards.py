@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import singer_sdk.typing as th
 
-from tap_pipedrive.client import V2Stream
+from tap_pipedrive.lists import V2Stream
 from tap_pipedrive.streams.per_parent import ParentList, PerParentStream
 
 BOARDS = th.PropertiesList(

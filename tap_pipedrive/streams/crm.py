@@ -7,74 +7,56 @@ from __future__ import annotations
 
 import typing as t
 
+from pipedrive_api import endpoints
 from tap_pipedrive import schemas
-from tap_pipedrive.client import V1Stream, V2Stream
+from tap_pipedrive.lists import V1Stream, V2Stream
 from tap_pipedrive.streams.deals import BatchingStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-# The fields v2 returns only when named in `include_fields`: each endpoint's whole enum.
-PERSON_INCLUDE_FIELDS = (
-    "next_activity_id", "last_activity_id", "open_deals_count", "related_open_deals_count",
-    "closed_deals_count", "related_closed_deals_count", "participant_open_deals_count",
-    "participant_closed_deals_count", "email_messages_count", "activities_count",
-    "done_activities_count", "undone_activities_count", "files_count", "notes_count",
-    "followers_count", "won_deals_count", "related_won_deals_count", "lost_deals_count",
-    "related_lost_deals_count", "last_incoming_mail_time", "last_outgoing_mail_time",
-    "marketing_status", "doi_status", "smart_bcc_email",
-)  # fmt: skip
-ORGANIZATION_INCLUDE_FIELDS = (
-    "next_activity_id", "last_activity_id", "open_deals_count", "related_open_deals_count",
-    "closed_deals_count", "related_closed_deals_count", "email_messages_count", "people_count",
-    "activities_count", "done_activities_count", "undone_activities_count", "files_count",
-    "notes_count", "followers_count", "won_deals_count", "related_won_deals_count",
-    "lost_deals_count", "related_lost_deals_count", "smart_bcc_email",
-)  # fmt: skip
-ACTIVITY_INCLUDE_FIELDS = ("attendees",)
 
 
 class PersonsStream(BatchingStream):
     """Persons (contacts); they feed `person_changes` in batches."""
 
     name = "persons"
-    path = "/api/v2/persons"
+    path = endpoints.PERSONS.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.PERSONS
     fields_stream = "person_fields"
-    extra_params = {"include_fields": ",".join(PERSON_INCLUDE_FIELDS)}
+    extra_params = dict(endpoints.PERSONS.params)
 
 
 class OrganizationsStream(BatchingStream):
     """Organizations; they feed `organization_changes` in batches."""
 
     name = "organizations"
-    path = "/api/v2/organizations"
+    path = endpoints.ORGANIZATIONS.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.ORGANIZATIONS
     fields_stream = "organization_fields"
-    extra_params = {"include_fields": ",".join(ORGANIZATION_INCLUDE_FIELDS)}
+    extra_params = dict(endpoints.ORGANIZATIONS.params)
 
 
 class ActivitiesStream(V2Stream):
     """Activities (calls, meetings, tasks, ...)."""
 
     name = "activities"
-    path = "/api/v2/activities"
+    path = endpoints.ACTIVITIES.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.ACTIVITIES
     fields_stream = "activity_fields"
-    extra_params = {"include_fields": ",".join(ACTIVITY_INCLUDE_FIELDS)}
+    extra_params = dict(endpoints.ACTIVITIES.params)
 
 
 class ProductsStream(V2Stream):
     """Products; the endpoint has `updated_since` but no `updated_until`: bounded client-side."""
 
     name = "products"
-    path = "/api/v2/products"
+    path = endpoints.PRODUCTS.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.PRODUCTS
@@ -101,19 +83,19 @@ class NotesStream(V1Stream):
     """Notes on deals, persons, organizations, leads and projects (v1; bounded client-side)."""
 
     name = "notes"
-    path = "/v1/notes"
+    path = endpoints.NOTES.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.NOTES
     fields_stream = "note_fields"
-    token_cost = 20
+    token_cost = endpoints.NOTES.cost
 
 
 class LeadsStream(V1Stream):
     """Leads, live and archived (`/v1/leads/archived`, which has no `updated_since`)."""
 
     name = "leads"
-    path = "/v1/leads"
+    path = endpoints.LEADS.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.LEADS

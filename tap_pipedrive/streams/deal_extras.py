@@ -16,7 +16,9 @@ import typing as t
 import singer_sdk.typing as th
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_pipedrive.client import NotFoundError, V1Stream, V2Stream, to_rfc3339
+from pipedrive_api.errors import NotFoundError
+from pipedrive_api.times import to_rfc3339
+from tap_pipedrive.lists import V1Stream, V2Stream
 from tap_pipedrive.schemas import CONTACT_LIST
 from tap_pipedrive.streams.crm import ProductsStream
 from tap_pipedrive.streams.deals import DealChildStream, _list_of
@@ -371,7 +373,7 @@ class ProductVariationsStream(V2Stream):
             if self.access_denied:
                 self._undone.extend(p for p in todo[position:] if p in pending)
                 break
-            if self.failure or self._tap.token_ledger.stopped:  # type: ignore[attr-defined]
+            if self.failure or self.client.ledger.stopped:
                 self._undone.append(product)
         self.stream_state.pop("pending", None)
         if self._undone:

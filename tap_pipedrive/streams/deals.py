@@ -23,30 +23,18 @@ import typing as t
 
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
+from pipedrive_api import endpoints
+from pipedrive_api.errors import NotFoundError, RunStoppingError, TokenLimitReached
+from pipedrive_api.times import to_rfc3339
 from tap_pipedrive import schemas
-from tap_pipedrive.client import (
-    STREAM_ERRORS,
-    NotFoundError,
-    PipedriveStream,
-    RunStoppingError,
-    V1Stream,
-    V2Stream,
-    to_rfc3339,
-)
-from tap_pipedrive.progress import TokenLimitReached
+from tap_pipedrive.client import STREAM_ERRORS, PipedriveStream
+from tap_pipedrive.lists import V1Stream, V2Stream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 #: Deals per child request (the `deal_ids` limit of the batched endpoints).
 BATCH = 100
-
-DEAL_INCLUDE_FIELDS = (
-    "next_activity_id", "last_activity_id", "first_won_time", "products_count", "files_count",
-    "notes_count", "followers_count", "email_messages_count", "activities_count",
-    "done_activities_count", "undone_activities_count", "participants_count",
-    "last_incoming_mail_time", "last_outgoing_mail_time", "smart_bcc_email", "source_lead_id",
-)  # fmt: skip
 
 
 class BatchingStream(V2Stream):
@@ -136,16 +124,13 @@ class DealsStream(BatchingStream):
     """Deals: open, won, lost, deleted in the last 30 days (`is_deleted`), and archived."""
 
     name = "deals"
-    path = "/api/v2/deals"
+    path = endpoints.DEALS.path
     primary_keys = ("id",)
     replication_key = "update_time"
     base_schema = schemas.DEALS
     fields_stream = "deal_fields"
     archived_token_cost = 20
-    extra_params = {
-        "status": "open,won,lost,deleted",
-        "include_fields": ",".join(DEAL_INCLUDE_FIELDS),
-    }
+    extra_params = dict(endpoints.DEALS.params)
 
     def batch_item(self, record: dict[str, t.Any]) -> list[t.Any]:
         """Also keep the deal's stage and close aside (for the batch), for `deal_stage_history`.
@@ -282,7 +267,7 @@ class DealChildStream(PipedriveStream):
 
     def advance(self, context: Context, deals: list[list[t.Any]]) -> None:
         """Move the watermark past the batch, once its deals were read."""
-        if self._tap.token_ledger.stopped:  # type: ignore[attr-defined]
+        if self.client.ledger.stopped:
             return  # `max_tokens_per_run` cut this batch (or an earlier one) short: read it again
         # Not past a deal that could not be read (it stays due for the next run).
         key = _list_of(context)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pipedrive_api import endpoints
 from tap_pipedrive import schemas
-from tap_pipedrive.client import DefinitionsStream, V1Stream, V2Stream
+from tap_pipedrive.client import DefinitionsStream
+from tap_pipedrive.lists import V1Stream, V2Stream
 
 
 class V2FieldsStream(DefinitionsStream, V2Stream):
@@ -24,40 +26,40 @@ class DealFieldsStream(V2FieldsStream):
     """Deal fields (leads share them)."""
 
     name = "deal_fields"
-    extra_params = {"include_fields": "ui_visibility,important_fields,required_fields"}
-    path = "/api/v2/dealFields"
+    extra_params = dict(endpoints.DEAL_FIELDS.params)
+    path = endpoints.DEAL_FIELDS.path
 
 
 class PersonFieldsStream(V2FieldsStream):
     """Person fields."""
 
     name = "person_fields"
-    extra_params = {"include_fields": "ui_visibility,important_fields,required_fields"}
-    path = "/api/v2/personFields"
+    extra_params = dict(endpoints.PERSON_FIELDS.params)
+    path = endpoints.PERSON_FIELDS.path
 
 
 class OrganizationFieldsStream(V2FieldsStream):
     """Organization fields."""
 
     name = "organization_fields"
-    extra_params = {"include_fields": "ui_visibility,important_fields,required_fields"}
-    path = "/api/v2/organizationFields"
+    extra_params = dict(endpoints.ORGANIZATION_FIELDS.params)
+    path = endpoints.ORGANIZATION_FIELDS.path
 
 
 class ProductFieldsStream(V2FieldsStream):
     """Product fields."""
 
     name = "product_fields"
-    extra_params = {"include_fields": "ui_visibility"}
-    path = "/api/v2/productFields"
+    extra_params = dict(endpoints.PRODUCT_FIELDS.params)
+    path = endpoints.PRODUCT_FIELDS.path
 
 
 class ActivityFieldsStream(V2FieldsStream):
     """Activity fields."""
 
     name = "activity_fields"
-    extra_params = {"include_fields": "ui_visibility"}
-    path = "/api/v2/activityFields"
+    extra_params = dict(endpoints.ACTIVITY_FIELDS.params)
+    path = endpoints.ACTIVITY_FIELDS.path
 
 
 class ProjectFieldsStream(V2FieldsStream):
@@ -71,7 +73,7 @@ class NoteFieldsStream(V1FieldsStream):
     """Note fields."""
 
     name = "note_fields"
-    path = "/v1/noteFields"
+    path = endpoints.NOTE_FIELDS.path
 
 
 class LeadFieldsStream(V1FieldsStream):

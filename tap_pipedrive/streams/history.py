@@ -19,7 +19,10 @@ import typing as t
 from singer_sdk import typing as th
 from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
-from tap_pipedrive.client import CursorPaginator, PipedriveStream, to_rfc3339
+from pipedrive_api.pagination import CursorPaging
+from pipedrive_api.times import to_rfc3339
+from tap_pipedrive.client import PipedriveStream
+from tap_pipedrive.http import Paginator
 from tap_pipedrive.streams.crm import OrganizationsStream, PersonsStream
 from tap_pipedrive.streams.deals import (
     DealFlowStream,
@@ -101,9 +104,9 @@ class ChangelogStream(ItemHistoryStream):
     selected_by_default = False
     watermark_key = "items_updated_since"
 
-    def get_new_paginator(self) -> CursorPaginator:
+    def get_new_paginator(self) -> Paginator:
         """Cursor pages (`additional_data.next_cursor`)."""
-        return CursorPaginator()
+        return Paginator(CursorPaging())
 
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         """The page size and the cursor of the next page."""

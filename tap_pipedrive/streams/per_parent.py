@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import typing as t
 
-from tap_pipedrive.client import NotFoundError, PipedriveStream
+from pipedrive_api.errors import NotFoundError
+from tap_pipedrive.client import PipedriveStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tap_pipedrive import schemas
-from tap_pipedrive.client import V2Stream
+from tap_pipedrive.lists import V2Stream
 
 
 class PipelinesStream(V2Stream):

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import base64
 import datetime
+import logging
 import os
 import pathlib
 import threading
 import typing as t
 from urllib.parse import urlparse
 
-from singer_sdk.authenticators import APIKeyAuthenticator, OAuthAuthenticator
+import requests
+import urllib3
 
-if t.TYPE_CHECKING:
-    import requests
+from pipedrive_api.errors import ConfigError, OAuthError
 
 DEFAULT_API_URL = "https://api.pipedrive.com"
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-
-
-class ConfigError(ValueError):
-    """A setting is missing or malformed; the message names the setting, never a secret."""
 
 
 def root_url(config: t.Mapping[str, t.Any]) -> str:
@@ -45,9 +42,21 @@ def check_root_url(url: str, settings: str = "`api_url` / `company_domain`") -> 
     raise ConfigError(msg)
 
 
-def token_authenticator(api_token: str) -> APIKeyAuthenticator:
+class TokenAuth(requests.auth.AuthBase):
     """Send the API token in the `x-api-token` header, never in the URL."""
-    return APIKeyAuthenticator(key="x-api-token", value=api_token, location="header")
+
+    def __init__(self, api_token: str) -> None:
+        self.auth_headers = {"x-api-token": api_token}
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Sign one request."""
+        request.headers.update(self.auth_headers)
+        return request
+
+
+def token_authenticator(api_token: str) -> TokenAuth:
+    """Send the API token in the `x-api-token` header, never in the URL."""
+    return TokenAuth(api_token)
 
 
 DEFAULT_OAUTH_URL = "https://oauth.pipedrive.com/oauth/token"
@@ -57,8 +66,12 @@ REFRESH_MARGIN_SECONDS = 60
 REFRESH_MARGIN_SHARE = 0.25
 
 
-class PipedriveOAuthAuthenticator(OAuthAuthenticator):
-    """OAuth 2.0 with a refresh token: HTTP Basic client credentials, rotation, `api_domain`."""
+class PipedriveOAuthAuthenticator(requests.auth.AuthBase):
+    """OAuth 2.0 with a refresh token: HTTP Basic client credentials, rotation, `api_domain`.
+
+    Its own token session retries a POST that failed to connect, as singer-sdk's
+    `OAuthAuthenticator` (which this class was built on) does.
+    """
 
     def __init__(
         self,
@@ -70,11 +83,20 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
         token_file: str | None = None,
     ) -> None:
         credentials = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-        super().__init__(
-            auth_endpoint=url,
-            client_id=client_id,
-            client_secret=client_secret,
-            oauth_headers={"Authorization": f"Basic {credentials}"},
+        self.auth_endpoint = url
+        self.client_id = client_id
+        self._oauth_headers = {"Authorization": f"Basic {credentials}"}
+        self.auth_headers: dict[str, str] = {}
+        self.access_token: str | None = None
+        self.last_refreshed: datetime.datetime | None = None
+        self.expires_in: int | None = None
+        self.logger = logging.getLogger("pipedrive_api.auth")
+        self._session = requests.Session()
+        self._session.mount(
+            "https://",
+            requests.adapters.HTTPAdapter(
+                max_retries=urllib3.Retry(backoff_factor=0.1, allowed_methods=["POST"])
+            ),
         )
         # A refresh token rotated in an earlier run is newer than the configured one.
         self.token_file = pathlib.Path(token_file) if token_file else None
@@ -93,7 +115,15 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Refresh the access token if due (one thread at a time), then sign the request."""
         with self._refreshing:
-            return super().authenticate_request(request)
+            if not self.is_token_valid():
+                self.update_access_token()
+            self.auth_headers["Authorization"] = f"Bearer {self.access_token}"
+            request.headers.update(self.auth_headers)
+            return request
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Sign one request (`requests` calls an `auth` this way)."""
+        return self.authenticate_request(request)
 
     @property
     def oauth_request_body(self) -> dict[str, t.Any]:
@@ -163,7 +193,3 @@ class PipedriveOAuthAuthenticator(OAuthAuthenticator):
         self._retried_token = self.access_token
         self.last_refreshed = None
         return True
-
-
-class OAuthError(ValueError):
-    """The OAuth server refused the credentials; the message names the settings."""
