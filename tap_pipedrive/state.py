@@ -31,7 +31,8 @@ from pipedrive_api.times import format_instant, to_rfc3339
 from tap_pipedrive.backfill import ABSENT_SINCE
 from tap_pipedrive.streams import STREAM_TYPES
 from tap_pipedrive.streams.deal_extras import ProductVariationsStream
-from tap_pipedrive.streams.deals import DealChildStream, DealFlowStream
+from tap_pipedrive.streams.deals import DealChildStream
+from tap_pipedrive.streams.flow import DealFlowStream
 
 if t.TYPE_CHECKING:
     import logging

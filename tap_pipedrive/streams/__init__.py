@@ -35,7 +35,6 @@ from tap_pipedrive.streams.deal_extras import (
     ProductVariationsStream,
 )
 from tap_pipedrive.streams.deals import (
-    DealFlowStream,
     DealInstallmentsStream,
     DealProductsStream,
     DealsStream,
@@ -51,6 +50,7 @@ from tap_pipedrive.streams.fields import (
     ProductFieldsStream,
     ProjectFieldsStream,
 )
+from tap_pipedrive.streams.flow import DealFlowStream
 from tap_pipedrive.streams.history import (
     DealStageHistoryStream,
     OrganizationChangesStream,

@@ -24,12 +24,8 @@ from pipedrive_api.times import to_rfc3339
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.http import Paginator
 from tap_pipedrive.streams.crm import OrganizationsStream, PersonsStream
-from tap_pipedrive.streams.deals import (
-    DealFlowStream,
-    DealsStream,
-    ItemHistoryStream,
-    change_text,
-)
+from tap_pipedrive.streams.deals import DealsStream
+from tap_pipedrive.streams.flow import DealFlowStream, ItemHistoryStream, change_text
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
