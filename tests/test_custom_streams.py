@@ -149,6 +149,24 @@ def test_the_summary_counts_a_child_custom_streams_calls_and_tokens(small, tmp_p
     assert f"Run spent {tokens} tokens in {calls} requests" in stderr
 
 
+def test_a_budget_stop_keeps_the_parents_done_after_every_other_list(small, tmp_path):
+    args, _ = files(tmp_path, small, ["organization_followers", "persons"], max_tokens_per_run=200)
+    small.clear_log()
+    messages, _ = run(args)  # a budget stop is a clean stop: exit 0
+    paths = [r.path for r in small.requests if "Fields" not in r.path]
+    read = [int(p.split("/")[3]) for p in paths if p.endswith("/followers")]
+    # Every other list first (persons), then the parents' list, then one call per parent.
+    assert paths[: paths.index("/api/v2/organizations") + 1][-2:] == [
+        "/api/v2/persons", "/api/v2/organizations",
+    ]  # fmt: skip
+    assert read == sorted(small.all_ids("organizations"))[: len(read)]
+    assert 0 < len(read) < len(small.all_ids("organizations"))
+    rows = {row["id"] for row in records(messages, "organization_followers")}
+    assert rows == {row["id"] for org in read for row in organization_followers(small.data, org)}
+    state = messages[-1]["value"]["bookmarks"]["organization_followers"]
+    assert state == {"parents_done_through": read[-1]}
+
+
 BAD = {
     "unknown path": (
         {**ARCHIVED, "path": "/api/v2/dealz"},
