@@ -134,7 +134,7 @@ class TapPipedrive(Tap):
         errors = super()._validate_config(raise_errors=False)
         errors += config_errors(self.config)
         if self.config.get("custom_streams") is not None:
-            builtin = [stream.name for stream in STREAM_TYPES]
+            builtin = {stream.name: getattr(stream, "path", "") for stream in STREAM_TYPES}
             errors += custom.entry_errors(self.config["custom_streams"], builtin)
         self._warn_unknown_settings()
         errors = [self.redact(error).rstrip(".") for error in errors]

@@ -182,6 +182,16 @@ BAD = {
         "`custom_streams` entry 1 ('organization_followers'): `parent` 'organisations' is "
         "not a stream",
     ),
+    "parent read per parent itself": (
+        {**FOLLOWERS, "parent": "role_assignments"},
+        "`custom_streams` entry 1 ('organization_followers'): `parent` 'role_assignments' is "
+        "itself read per parent: choose a list",
+    ),
+    "placeholder without a parent": (
+        {key: value for key, value in FOLLOWERS.items() if key != "parent"},
+        "`custom_streams` entry 1 ('organization_followers'): /v1/organizations/{id}/followers "
+        "has a placeholder: give the `parent` stream whose ids fill it",
+    ),
     "replication key not in the schema": (
         {**ARCHIVED, "replication_key": "modified"},
         "`custom_streams` entry 1 ('archived_deals'): 'modified' is not a property of the "

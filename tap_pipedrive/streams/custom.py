@@ -74,12 +74,15 @@ def spec_entry(path: str) -> dict[str, t.Any] | None:
     return None
 
 
-def entry_errors(entries: t.Any, streams: t.Collection[str]) -> list[str]:
-    """What is wrong with each `custom_streams` entry, one reason each, naming the entry."""
+def entry_errors(entries: t.Any, streams: t.Mapping[str, str]) -> list[str]:
+    """What is wrong with each `custom_streams` entry, one reason each, naming the entry.
+
+    `streams` maps the tap's stream names to their paths (a parent must be a plain list).
+    """
     if not isinstance(entries, list):
         return ["`custom_streams` must be a list of streams"]
     errors: list[str] = []
-    names = set(streams)
+    names = dict(streams)
     for position, entry in enumerate(entries):
         label = f"`custom_streams` entry {position + 1}"
         if not isinstance(entry, dict):
@@ -92,11 +95,11 @@ def entry_errors(entries: t.Any, streams: t.Collection[str]) -> list[str]:
             errors.append(f"{label}: {fault}")
         elif entry["name"] in names:
             errors.append(f"{label}: a stream of that name exists already")
-        names.add(str(entry.get("name")))
+        names[str(entry.get("name"))] = str(entry.get("path"))
     return errors
 
 
-def _fault(entry: dict[str, t.Any], streams: set[str]) -> str | None:
+def _fault(entry: dict[str, t.Any], streams: t.Mapping[str, str]) -> str | None:
     """The first fault of an entry, or None."""
     return _keys_fault(entry) or _path_fault(entry, streams) or _schema_fault(entry)
 
@@ -119,7 +122,7 @@ def _keys_fault(entry: dict[str, t.Any]) -> str | None:
     return None
 
 
-def _path_fault(entry: dict[str, t.Any], streams: set[str]) -> str | None:
+def _path_fault(entry: dict[str, t.Any], streams: t.Mapping[str, str]) -> str | None:
     """A path outside the spec (without a `schema`), or a placeholder without a parent."""
     path, parent = entry["path"], entry.get("parent")
     if not isinstance(path, str) or _split(path) is None:
@@ -128,10 +131,17 @@ def _path_fault(entry: dict[str, t.Any], streams: set[str]) -> str | None:
         return f"{path} is not a GET list of Pipedrive's API spec (give its `schema` to read it)"
     if _PLACEHOLDER.search(path) and parent is None:
         return f"{path} has a placeholder: give the `parent` stream whose ids fill it"
-    if parent is not None and not _PLACEHOLDER.search(path):
+    return None if parent is None else _parent_fault(path, parent, streams)
+
+
+def _parent_fault(path: str, parent: t.Any, streams: t.Mapping[str, str]) -> str | None:
+    """A parent for a path without placeholder, or one that is not a plain list."""
+    if not _PLACEHOLDER.search(path):
         return f"`parent` is given but {path} has no placeholder for its ids"
-    if parent is not None and parent not in streams:
+    if parent not in streams:
         return f"`parent` {parent!r} is not a stream"
+    if _PLACEHOLDER.search(streams[parent]):
+        return f"`parent` {parent!r} is itself read per parent: choose a list"
     return None
 
 
@@ -298,7 +308,9 @@ def _stream_type(entry: dict[str, t.Any]) -> type[PipedriveStream]:
         "token_cost": int(listed.get("cost") or (10 if version == "v2" else 20)),
         "query": frozenset(listed.get("query", ())),
         "fields_stream": fields_stream,
-        "is_sorted": bool(replication_key and "sort_by" in listed.get("query", ())),
+        # Sorted where v2 sorts by the key (`incremental_params`): the bookmark moves as it goes.
+        "is_sorted": replication_key in ("update_time", "add_time")
+        and "sort_by" in listed.get("query", ()),
         "check_sorted": False,
         "__doc__": f"The `custom_streams` entry {entry['name']!r}: {path}.",
     }
