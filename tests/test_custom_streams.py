@@ -61,8 +61,8 @@ def records(messages: list[dict], stream: str) -> list[dict]:
     return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
-def run(args: list[str]) -> tuple[list[dict], str]:
-    result = run_cli(*args)
+def run(args: list[str], **options) -> tuple[list[dict], str]:
+    result = run_cli(*args, **options)
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr
     return parse_messages(result.stdout), stderr
@@ -165,6 +165,36 @@ def test_a_budget_stop_keeps_the_parents_done_after_every_other_list(small, tmp_
     assert rows == {row["id"] for org in read for row in organization_followers(small.data, org)}
     state = messages[-1]["value"]["bookmarks"]["organization_followers"]
     assert state == {"parents_done_through": read[-1]}
+
+
+@pytest.fixture
+def fresh():
+    with Emulator(seed=5, scale=80, api_token="emulator-token-3f9a") as emu:
+        yield emu
+
+
+def test_a_child_custom_stream_retries_a_server_error(fresh, tmp_path):
+    fresh.inject("/v1/organizations/3/followers", "status", status=503)
+    args, _ = files(tmp_path, fresh, ["organization_followers"])
+    messages, stderr = run(args, quick_retries=True)
+    rows = [row["id"] for row in records(messages, "organization_followers")]
+    assert sorted(rows) == sorted(expected_followers(fresh))
+    calls = [r.path for r in fresh.requests if r.path == "/v1/organizations/3/followers"]
+    assert len(calls) == 2
+    retries = [x for x in stderr.splitlines() if "| WARNING " in x]
+    assert len(retries) == 1
+    assert retries[0].endswith("retrying in 0.0s (attempt 2)")
+
+
+def test_a_refused_child_custom_stream_is_skipped_with_one_warning(fresh, tmp_path):
+    fresh.inject("/v1/organizations/", "status", status=403, times=-1)
+    args, _ = files(tmp_path, fresh, ["organization_followers", "persons"])
+    messages, stderr = run(args)
+    assert records(messages, "organization_followers") == []
+    assert {row["id"] for row in records(messages, "persons")} == fresh.all_ids("persons")
+    skipped = [x for x in stderr.splitlines() if "Stream 'organization_followers' skipped" in x]
+    assert len(skipped) == 1
+    assert "Pipedrive refuses it (plan or permissions)" in skipped[0]
 
 
 BAD = {

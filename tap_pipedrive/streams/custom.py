@@ -25,6 +25,7 @@ from pathlib import Path
 from pipedrive_api.endpoints import Endpoint
 from pipedrive_api.errors import NotFoundError
 from pipedrive_api.responses import records
+from tap_pipedrive import refusals
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.http import Paginator
 from tap_pipedrive.lists import V1Stream, V2Stream
@@ -238,6 +239,17 @@ class CustomChildStream(CustomStream):
             self._write_state_message()
         state.pop("parents_done_through", None)
 
+    #: The calls that listed the parent's ids (answered before the endpoint's own first call).
+    _listing_calls = 0
+
+    def stop(self, error: Exception) -> None:
+        """A refusal of the endpoint's first call (not the parent list's) skips the stream."""
+        own_calls = self.progress.requests - self._listing_calls
+        if refusals.is_refusal(error, answered_before=own_calls > 0):
+            self.access_denied = refusals.skip(self.name, self.stream_state, error, self.logger)
+        else:
+            self.failure = refusals.fail(self.name, error, self.logger)
+
     def parent_ids(self) -> list[t.Any]:
         """Every id of the parent's list, ascending (these calls are the stream's too)."""
         context = {"parents_of": self.parent_name}
@@ -249,6 +261,7 @@ class CustomChildStream(CustomStream):
                 counter.increment()
                 self.update_sync_costs(response.request, response, context)
                 ids += [row["id"] for row in records(response, parent.records_key)]
+        self._listing_calls = self.progress.requests
         return sorted(ids)
 
     def get_url(self, context: Context | None) -> str:
