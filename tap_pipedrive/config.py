@@ -216,6 +216,20 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "custom_streams",
+        th.ArrayType(th.ObjectType(additional_properties=True)),
+        title="Custom streams",
+        description=(
+            "More streams, each a GET list of Pipedrive's API the tap does not read itself: "
+            "`name`, `path` (`/api/v2/...` or `/v1/...`; an `{id}` placeholder is filled with "
+            "each id of the `parent` stream), `primary_keys`, and optionally `params` (fixed "
+            "query parameters), `replication_key` with `replication_param` (the query "
+            "parameter filtering on it, e.g. `updated_since`), `records_key` (where the "
+            "records are under `data`) and `schema` (for a path the spec does not list). "
+            "Paging, token cost and record shape come from the API spec."
+        ),
+    ),
+    th.Property(
         "emit_activate_version_messages",
         th.BooleanType,
         default=True,

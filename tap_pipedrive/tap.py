@@ -31,7 +31,7 @@ from tap_pipedrive.config import (
     normalize_start_date,
 )
 from tap_pipedrive.state import check_state, prepare_state
-from tap_pipedrive.streams import STREAM_TYPES
+from tap_pipedrive.streams import STREAM_TYPES, custom
 from tap_pipedrive.summary import end_run
 
 if t.TYPE_CHECKING:
@@ -141,6 +141,9 @@ class TapPipedrive(Tap):
                 self._config[name] = self.config[name].strip()
         errors = super()._validate_config(raise_errors=False)
         errors += config_errors(self.config)
+        if self.config.get("custom_streams") is not None:
+            builtin = {stream.name: getattr(stream, "path", "") for stream in STREAM_TYPES}
+            errors += custom.entry_errors(self.config["custom_streams"], builtin)
         self._warn_unknown_settings()
         errors = [self.redact(error).rstrip(".") for error in errors]
         if errors and raise_errors:
@@ -187,10 +190,15 @@ class TapPipedrive(Tap):
         # the settings are checked and before any request (the schemas read field definitions).
         if self.config.get("metrics_log_level"):
             self.metrics_logger.setLevel(self.config["metrics_log_level"])
-        streams: list[Stream] = [stream_type(tap=self) for stream_type in STREAM_TYPES]
+        streams: list[Stream] = [stream_type(tap=self) for stream_type in self.stream_types]
         for stream in streams:
             stream.logger.addFilter(quiet_expected_failures)
         return streams
+
+    @functools.cached_property
+    def stream_types(self) -> list[type[PipedriveStream]]:
+        """The built-in streams, then those of the `custom_streams` setting."""
+        return [*STREAM_TYPES, *custom.stream_types(self.config.get("custom_streams") or [])]
 
     @property
     def streams(self) -> dict[str, Stream]:
@@ -198,7 +206,8 @@ class TapPipedrive(Tap):
 
         Whatever the catalog's order, every other list (500 records a call) spends its tokens
         before the per-item calls (`dealflow`: 40 tokens a deal, changelogs 20 a person or
-        organization) that hang off the deals, persons and organizations lists. Small
+        organization) that hang off the deals, persons and organizations lists, and the custom
+        streams read per parent (`custom_streams` with a `parent`). Small
         full-table lists keep their place with their children (a call per role, set or board):
         those calls are few, and a budget stop would otherwise starve the lists. None, and so
         no API call, when the input catalog selects none.
@@ -210,8 +219,9 @@ class TapPipedrive(Tap):
             self._streams = dict(
                 sorted(
                     streams.items(),
-                    key=lambda item: bool(
-                        item[1].replication_key and item[1].has_selected_descendents
+                    key=lambda item: (
+                        isinstance(item[1], custom.CustomChildStream)
+                        or bool(item[1].replication_key and item[1].has_selected_descendents)
                     ),
                 )
             )
@@ -232,6 +242,7 @@ class TapPipedrive(Tap):
         if not catalog:
             return True
         known = {stream.name for stream in STREAM_TYPES}
+        known |= {entry["name"] for entry in self.config.get("custom_streams") or []}
         entries = {entry.tap_stream_id: entry for entry in catalog.streams}
         foreign = sorted(set(entries) - known)
         if len(foreign) == len(entries):

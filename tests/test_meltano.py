@@ -23,6 +23,7 @@ import yaml
 
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
+from tests.emulator.per_parent import organization_followers
 from tests.meltano_project import (
     MELTANO,
     ROOT,
@@ -32,6 +33,7 @@ from tests.meltano_project import (
     meltano_project,
     outside_env,
 )
+from tests.test_custom_streams import FOLLOWERS
 
 pytestmark = pytest.mark.slow
 
@@ -220,3 +222,18 @@ def test_a_meltano_selection_of_nothing_warns_once_and_syncs_nothing(project, tm
     # Meltano's discovery reads the field definitions; the sync reads nothing.
     assert paths
     assert all(path.endswith("Fields") for path in paths), paths
+
+
+def test_meltano_selects_a_custom_stream(project, tmp_path):
+    with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
+        meltano = Meltano(project, emu.url, tmp_path / "output")
+        meltano.env["TAP_PIPEDRIVE_CUSTOM_STREAMS"] = json.dumps([FOLLOWERS])
+        meltano.env["TAP_PIPEDRIVE__SELECT"] = json.dumps(["organization_followers.*"])
+        written = meltano.run()
+        expected = {
+            row["id"]
+            for org in emu.all_ids("organizations")
+            for row in organization_followers(emu.data, org)
+        }
+    assert set(written) == {"organization_followers"}
+    assert ids(written["organization_followers"]) == expected

@@ -1,5 +1,7 @@
-"""Lists read per parent: project boards and their phases (`/phases?board_id=`), and the
-assignments of each role and permission set (`/{id}/assignments`). A parent that is not there
+"""Lists read per parent: project boards and their phases (`/phases?board_id=`), the
+assignments of each role and permission set (`/{id}/assignments`), and the followers of each
+organization (`/v1/organizations/{id}/followers`, which the tap reads only as a custom stream).
+A parent that is not there
 answers 404, as Pipedrive does for an id it does not know."""
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.emulator.assignments import permission_set_assignments, role_assignments
-from tests.emulator.data import Table
+from tests.emulator.data import Table, mix, v1_time
 from tests.emulator.dataset import Dataset
 from tests.emulator.handlers import (
     ApiError,
@@ -78,6 +80,20 @@ class Assignments:
         }
 
 
+def organization_followers(data: Dataset, org_id: int) -> list[dict[str, Any]]:
+    """An organization's followers: 1 or 2 users by a hash, each followed since the org's birth.
+
+    The follower's id is the organization's times 10 plus its position, so ids never repeat.
+    """
+    users = data.users.ids()
+    added = v1_time(data.table("organizations").get(org_id, "add_time"))
+    return [
+        {"id": org_id * 10 + k, "org_id": org_id, "user_id": users[(org_id + k) % len(users)],
+         "add_time": added}
+        for k in range(1 + mix(data.seed, org_id) % 2)
+    ]  # fmt: skip
+
+
 #: The operations served here (the server adds them to its router).
 PER_PARENT_ROUTES: tuple[Route, ...] = (
     Route("v2", "/boards", WholeList("boards")),
@@ -87,5 +103,8 @@ PER_PARENT_ROUTES: tuple[Route, ...] = (
     )),
     Route("v1", "/permissionSets/{id}/assignments", Assignments(
         "permissionSets", permission_set_assignments, "Permission set not found",
+    )),
+    Route("v1", "/organizations/{id}/followers", Assignments(
+        "organizations", organization_followers, "Organization not found",
     )),
 )  # fmt: skip
