@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
-from tests.target_run import item, messages, target_config, write, writes
+from tests.target_run import item, messages, run_cli, target_config, write, writes
 
 ENTITIES = ("organizations", "persons", "deals", "activities", "notes", "products", "leads")
 PATHS = {
@@ -189,3 +189,12 @@ def test_a_record_is_judged_by_pipedrive_not_by_its_streams_schema(emu, tmp_path
     write(target_config(emu, tmp_path), stream)
     assert writes(emu) == [("POST", "/api/v2/organizations", 200)]
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_the_targets_log_holds_no_line_of_the_tap(emu, tmp_path):
+    # The target writes through the API layer: no tap (and so none of its streams' lines).
+    config = target_config(emu, tmp_path, streams={"contacts": {"entity": "persons"}})
+    result = run_cli(config, messages("contacts", [{"name": "Ada Lovelace"}]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [line for line in result.stderr.splitlines() if "tap-pipedrive" in line] == []
+    assert [(m, p) for m, p, _ in writes(emu)] == [("POST", "/api/v2/persons")]
