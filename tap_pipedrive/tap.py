@@ -202,8 +202,10 @@ class TapPipedrive(Tap):
             self._streams = dict(
                 sorted(
                     streams.items(),
-                    key=lambda item: bool(
-                        item[1].replication_key and item[1].has_selected_descendents
+                    key=lambda item: (
+                        # Deletions last: their sweep spends what the lists left.
+                        item[0] == "deleted_records",
+                        bool(item[1].replication_key and item[1].has_selected_descendents),
                     ),
                 )
             )
@@ -260,6 +262,8 @@ class TapPipedrive(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Flush the last STATE, then exit 128 + the signal: an interrupted run is no success."""
         try:
+            for stream in self.streams.values():
+                t.cast("PipedriveStream", stream).keep_sent_ids()
             self._state_writer.write_state(self.state)
         finally:
             self.logger.warning(

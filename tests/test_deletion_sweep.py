@@ -1,0 +1,202 @@
+"""Deletions reach the entities' own streams (tombstones), and the deletion sweep
+(`deletion_sweep_days`) retires deletions older than the month `/v1/recents` keeps."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import TOKEN, config_for
+from tests.emulator import Emulator
+from tests.singer_run import cli_files, discover, parse_messages, select, sync
+
+UTC = datetime.timezone.utc
+ENTITIES = ("persons", "organizations", "activities", "products", "notes")
+STREAMS = [*ENTITIES, "deleted_records", "deals", "leads"]
+TWO = ["persons", "deleted_records"]
+SWEEP = {"deletion_sweep_days": 0}
+#: Paths of the sweep's id lists (the regular reads of these lists are sorted: `sort_by`, `sort`).
+LISTS = {
+    "/api/v2/persons", "/api/v2/organizations", "/api/v2/activities", "/api/v2/products",
+    "/v1/notes",
+}  # fmt: skip
+
+
+def long_ago() -> datetime.datetime:
+    """Beyond the month `/v1/recents` keeps."""
+    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(days=45)
+
+
+def delete_first(emu: Emulator, per_entity: int, when: datetime.datetime) -> dict[str, set[int]]:
+    gone = {entity: set(sorted(emu.ids(entity))[:per_entity]) for entity in ENTITIES}
+    for entity, ids in gone.items():
+        emu.delete(entity, ids, when=when)
+    return gone
+
+
+def tombstones(result, stream: str) -> dict[int, str]:
+    return {r["id"]: r["_sdc_deleted_at"] for r in result.records(stream) if "_sdc_deleted_at" in r}
+
+
+def sweep_lists(emu: Emulator) -> list[str]:
+    """The sweep's calls: the five lists read unsorted."""
+    return [r.path for r in emu.requests if r.path in LISTS and is_sweep_call(r.query)]
+
+
+def is_sweep_call(query: dict) -> bool:
+    return "sort_by" not in query and "sort" not in query
+
+
+@pytest.fixture
+def emu():
+    with Emulator(seed=5, scale=150, api_token=TOKEN) as emu:
+        yield emu
+
+
+def test_a_sweep_retires_deletions_older_than_the_month(emu):
+    first = sync(config_for(emu, **SWEEP), streams=STREAMS)
+    gone = delete_first(emu, 3, long_ago())
+    second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=STREAMS)
+    swept = second.final_state["bookmarks"]["deleted_records"]["last_sweep"]
+    for entity in ENTITIES:
+        assert tombstones(second, entity) == dict.fromkeys(gone[entity], swept)
+    assert {
+        (r["entity"], r["id"], r["deleted_time"]) for r in second.records("deleted_records")
+    } == {(entity, i, None) for entity, ids in gone.items() for i in ids}
+
+
+def test_a_deletion_recents_lists_reaches_the_entitys_stream_with_its_time(emu):
+    first = sync(config_for(emu), streams=STREAMS)
+    when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+    gone = delete_first(emu, 2, when)
+    second = sync(config_for(emu), state=first.final_state, streams=STREAMS)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for entity in ENTITIES:
+        assert tombstones(second, entity) == dict.fromkeys(gone[entity], stamp)
+
+
+def test_a_tombstone_is_sent_under_a_schema_of_its_two_columns_then_the_full_schema(emu):
+    first = sync(config_for(emu), streams=["persons", "deleted_records"])
+    emu.delete("persons", [4], when=datetime.datetime.now(UTC) - datetime.timedelta(seconds=5))
+    second = sync(config_for(emu), state=first.final_state, streams=["persons", "deleted_records"])
+    persons = [m for m in second.messages if m.get("stream") == "persons"]
+    at = next(i for i, m in enumerate(persons) if "_sdc_deleted_at" in m.get("record", {}))
+    assert persons[at - 1]["type"] == "SCHEMA"
+    assert set(persons[at - 1]["schema"]["properties"]) == {"id", "_sdc_deleted_at"}
+    assert persons[at - 1]["key_properties"] == ["id"]
+    assert persons[at + 1]["type"] == "SCHEMA"
+    assert persons[at + 1]["schema"] == first.schema("persons")["schema"]
+
+
+def test_no_tombstone_reaches_an_entity_stream_that_is_not_selected(emu):
+    first = sync(config_for(emu, **SWEEP), streams=TWO)
+    delete_first(emu, 2, long_ago())
+    second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=TWO)
+    assert {m["stream"] for m in second.messages if m["type"] in ("RECORD", "SCHEMA")} == {
+        "persons", "deleted_records",
+    }  # fmt: skip
+    assert sweep_lists(emu) == ["/api/v2/persons", "/api/v2/persons"]
+
+
+def test_archived_deals_and_leads_are_not_swept(emu):
+    first = sync(config_for(emu, **SWEEP), streams=STREAMS)
+    emu.archive("deals", sorted(emu.ids("deals"))[:2], when=long_ago())
+    emu.archive("leads", sorted(emu.ids("leads"))[:2], when=long_ago())
+    emu.clear_log()
+    second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=STREAMS)
+    assert second.records("deleted_records") == []
+    assert [r for r in second.records("deals") if "_sdc_deleted_at" in r] == []
+    assert [r for r in second.records("leads") if "_sdc_deleted_at" in r] == []
+    unsorted = [r.path for r in emu.requests if is_sweep_call(r.query)]
+    assert [path for path in unsorted if path.startswith(("/api/v2/deals", "/v1/leads"))] == []
+
+
+def test_without_the_setting_there_is_no_sweep_and_no_ids_in_the_state(emu):
+    first = sync(config_for(emu), streams=STREAMS)
+    delete_first(emu, 2, long_ago())
+    emu.clear_log()
+    second = sync(config_for(emu), state=first.final_state, streams=STREAMS)
+    assert sweep_lists(emu) == []
+    assert second.records("deleted_records") == []
+    assert not any("deletion_sweep" in s for s in second.final_state["bookmarks"].values())
+
+
+def test_a_sweep_not_yet_due_lists_nothing(emu):
+    first = sync(config_for(emu, deletion_sweep_days=7), streams=STREAMS)
+    delete_first(emu, 2, long_ago())
+    emu.clear_log()
+    second = sync(config_for(emu, deletion_sweep_days=7), state=first.final_state, streams=STREAMS)
+    assert sweep_lists(emu) == []
+    assert second.records("deleted_records") == []
+
+
+def test_a_sweep_stopped_by_the_token_limit_retires_nothing_and_keeps_the_state(emu):
+    first = sync(config_for(emu, **SWEEP), streams=STREAMS)
+    delete_first(emu, 3, long_ago())
+    catalog = select(discover(config_for(emu)), STREAMS)
+    # What the regular reads and recents cost, on a twin account: then one sweep call fits.
+    with Emulator(seed=5, scale=150, api_token=TOKEN) as twin:
+        delete_first(twin, 3, long_ago())
+        sync(config_for(twin, **SWEEP), state=first.final_state, catalog=catalog)
+        calls = [(r.path in LISTS and is_sweep_call(r.query), r.cost) for r in twin.requests]
+        regular = sum(cost for _, cost in calls[: [swept for swept, _ in calls].index(True)])
+    emu.clear_log()
+    stopped = sync(
+        config_for(emu, **SWEEP, max_tokens_per_run=regular + 10),
+        state=first.final_state,
+        catalog=catalog,
+    )
+    assert sweep_lists(emu) == ["/api/v2/persons"]
+    assert stopped.records("deleted_records") == []
+    for entity in ENTITIES:
+        assert tombstones(stopped, entity) == {}
+    before, after = first.final_state["bookmarks"], stopped.final_state["bookmarks"]
+    assert after["deleted_records"]["last_sweep"] == before["deleted_records"]["last_sweep"]
+    for entity in ENTITIES:
+        assert after[entity]["deletion_sweep"]["ids"] == before[entity]["deletion_sweep"]["ids"]
+
+
+def test_a_sweep_killed_half_way_retires_nothing_and_the_next_one_does(emu, tmp_path):
+    first = sync(config_for(emu, **SWEEP), streams=STREAMS)
+    gone = delete_first(emu, 3, long_ago())
+    args = cli_files(tmp_path, emu, STREAMS, state=first.final_state, **SWEEP)
+    command = [sys.executable, "-m", "tap_pipedrive.tap", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+
+        def kill_at_the_third_sweep_list(entry) -> None:
+            if entry.path in LISTS and is_sweep_call(entry.query):
+                kill_at_the_third_sweep_list.seen += 1  # type: ignore[attr-defined]
+                if kill_at_the_third_sweep_list.seen == 3:  # type: ignore[attr-defined]
+                    tap.send_signal(signal.SIGKILL)
+
+        kill_at_the_third_sweep_list.seen = 0  # type: ignore[attr-defined]
+        emu.on_request(kill_at_the_third_sweep_list)
+        out, _ = tap.communicate(timeout=120)
+    emu.on_request(None)
+    assert tap.returncode == -signal.SIGKILL
+    killed = [m for m in parse_messages(out)]
+    assert [m for m in killed if m["type"] == "RECORD" and m["stream"] == "deleted_records"] == []
+    assert [m for m in killed if "_sdc_deleted_at" in m.get("record", {})] == []
+    last = next(m["value"] for m in reversed(killed) if m["type"] == "STATE")
+    before, after = first.final_state["bookmarks"], last["bookmarks"]
+    assert after["deleted_records"]["last_sweep"] == before["deleted_records"]["last_sweep"]
+    for entity in ENTITIES:
+        assert after[entity]["deletion_sweep"]["ids"] == before[entity]["deletion_sweep"]["ids"]
+    again = sync(config_for(emu, **SWEEP), state=last, streams=STREAMS)
+    for entity in ENTITIES:
+        assert set(tombstones(again, entity)) == gone[entity]
+
+
+def test_ids_sent_since_the_last_sweep_are_retired_too(emu):
+    first = sync(config_for(emu, deletion_sweep_days=7), streams=TWO)
+    # No sweep yet (7 days), but the ids sent are kept: a sweep later retires the deleted ones.
+    emu.delete("persons", [7, 9], when=long_ago())
+    state = json.loads(json.dumps(first.final_state))
+    state["bookmarks"]["deleted_records"]["last_sweep"] = "2020-01-01T00:00:00Z"
+    second = sync(config_for(emu, deletion_sweep_days=7), state=state, streams=TWO)
+    assert set(tombstones(second, "persons")) == {7, 9}
