@@ -331,4 +331,7 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         value = config.get(name)
         if isinstance(value, int) and value < 1:
             errors.append(f"`{name}` must be at least 1, not {value!r}.")
+    sweep_days = config.get("deletion_sweep_days")
+    if isinstance(sweep_days, int) and sweep_days < 0:
+        errors.append(f"`deletion_sweep_days` must be 0 (every run) or more, not {sweep_days!r}.")
     return errors + root_url_errors(config)

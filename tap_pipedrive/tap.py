@@ -213,6 +213,14 @@ class TapPipedrive(Tap):
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final for the SDK's typing only
         """Sync every stream, then log the run's total and fail it if streams failed."""
+        deletions = self.streams.get("deleted_records")
+        if self.config.get("deletion_sweep_days") is not None and not (
+            deletions and deletions.selected
+        ):
+            self.logger.warning(
+                "`deletion_sweep_days` is set but `deleted_records` is not selected: no sweep "
+                "runs. Select `deleted_records` to sweep."
+            )
         super().sync_all()
         end_run(t.cast("list[PipedriveStream]", list(self.streams.values())), self.logger)
 

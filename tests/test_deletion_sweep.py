@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 import signal
 import subprocess
 import sys
 
 import pytest
 
+from tap_pipedrive import sweep
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, discover, parse_messages, select, sync
+from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
+from tests.test_cli import assert_clean_failure
 
 UTC = datetime.timezone.utc
 ENTITIES = ("persons", "organizations", "activities", "products", "notes")
@@ -25,6 +28,10 @@ LISTS = {
     "/api/v2/persons", "/api/v2/organizations", "/api/v2/activities", "/api/v2/products",
     "/v1/notes",
 }  # fmt: skip
+
+
+def moment(value: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def long_ago() -> datetime.datetime:
@@ -200,3 +207,56 @@ def test_ids_sent_since_the_last_sweep_are_retired_too(emu):
     state["bookmarks"]["deleted_records"]["last_sweep"] = "2020-01-01T00:00:00Z"
     second = sync(config_for(emu, deletion_sweep_days=7), state=state, streams=TWO)
     assert set(tombstones(second, "persons")) == {7, 9}
+
+
+@pytest.mark.slow
+def test_the_state_after_a_sweep_over_200k_persons_stays_small(caplog):
+    with Emulator(seed=3, scale=100, api_token=TOKEN) as big:
+        big.add("persons", 200_000 - len(big.all_ids("persons")))
+        every = sorted(big.all_ids("persons"))
+        # One in ten deleted long ago, at random: ids with holes, as an old account's.
+        big.delete("persons", random.Random(23).sample(every, 20_000), when=long_ago())
+        listed = big.ids("persons")
+        newest = max(moment(r["update_time"]) for r in big.records("persons"))
+        # The persons were loaded before: this run reads none of them, the sweep lists them all.
+        after = (newest + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        state = {"bookmarks": {"persons": {"replication_key": "update_time",
+                                           "replication_key_value": after}}}  # fmt: skip
+        big.clear_log()
+        with caplog.at_level("INFO"):
+            result = sync(config_for(big, **SWEEP), state=state, streams=TWO)
+        calls = [r for r in big.requests if r.path in LISTS and is_sweep_call(r.query)]
+    size = len(json.dumps(result.final_state))
+    print(f"state after a sweep over {len(listed)} persons: {size} bytes")
+    assert len(every) == 200_000
+    assert len(listed) == 180_000
+    assert (len(calls), sum(r.cost for r in calls)) == (360, 3_600)
+    assert "Deletion sweep: listed 180000 persons in 360 requests (3600 tokens)" in caplog.text
+    assert size < 64 * 1024
+
+
+def test_a_negative_deletion_sweep_days_is_refused_in_one_line(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_token": "some-token", "deletion_sweep_days": -1}))
+    result = run_cli("--config", str(config))
+    stderr = assert_clean_failure(result, 1)
+    assert [line.split(" | ")[-1] for line in stderr.splitlines() if "| ERROR" in line] == [
+        "Invalid config: `deletion_sweep_days` must be 0 (every run) or more, not -1."
+    ]
+
+
+def test_the_setting_without_deleted_records_selected_warns_and_lists_nothing(emu, caplog):
+    with caplog.at_level("WARNING"):
+        sync(config_for(emu, **SWEEP), streams=["persons"])
+    assert sweep_lists(emu) == []
+    assert (
+        "`deletion_sweep_days` is set but `deleted_records` is not selected: no sweep runs. "
+        "Select `deleted_records` to sweep." in caplog.messages
+    )
+
+
+def test_a_million_ids_with_one_in_ten_deleted_keep_under_200_kib_of_state():
+    rng = random.Random(7)
+    ids = [i for i in range(1, 1_111_112) if rng.random() >= 0.1]
+    assert len(sweep.encode(ids)) < 200 * 1024
+    assert sweep.decode(sweep.encode(ids)) == set(ids)
