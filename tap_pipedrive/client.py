@@ -189,6 +189,10 @@ class PipedriveStream(ColumnsStream):
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
             yield from self.read(context)
+            if self.swept:
+                # One chunk of ids sent in this read's last STATE, not one per page.
+                self.keep_sent_ids()
+                sweep.compact(self.stream_state)
         except TokenLimitReached as reached:
             # A clean stop: the bookmark stands where the records stopped; later reads stop at
             # their first call, so the run ends (exit 0) without spending more.

@@ -86,6 +86,13 @@ def remember(stream_state: dict[str, t.Any], ids: list[int]) -> None:
         stream_state.setdefault(STATE_KEY, {}).setdefault("seen", []).append(encode(ids))
 
 
+def compact(stream_state: dict[str, t.Any]) -> None:
+    """Merge the chunks of ids sent into one (at the end of a stream's read)."""
+    seen = (stream_state.get(STATE_KEY) or {}).get("seen") or []
+    if len(seen) > 1:
+        stream_state[STATE_KEY]["seen"] = [encode(set().union(*map(decode, seen)))]
+
+
 def known(stream_state: t.Mapping[str, t.Any]) -> tuple[set[int], bool]:
     """The ids the warehouse may hold, and whether a sweep already set its baseline."""
     kept = stream_state.get(STATE_KEY) or {}

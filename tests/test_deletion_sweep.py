@@ -260,3 +260,35 @@ def test_a_million_ids_with_one_in_ten_deleted_keep_under_200_kib_of_state():
     ids = [i for i in range(1, 1_111_112) if rng.random() >= 0.1]
     assert len(sweep.encode(ids)) < 200 * 1024
     assert sweep.decode(sweep.encode(ids)) == set(ids)
+
+
+def test_the_ids_a_read_sent_are_one_chunk_in_its_last_state_and_one_per_page_before():
+    with Emulator(seed=5, scale=1200, api_token=TOKEN) as larger:
+        # 1,200 activities: three pages, a STATE message after each of the first two.
+        result = sync(config_for(larger, deletion_sweep_days=7), streams=["activities"])
+    chunks = [
+        len(state["bookmarks"]["activities"]["deletion_sweep"]["seen"])
+        for state in result.states
+        if "deletion_sweep" in state["bookmarks"].get("activities", {})
+    ]
+    assert chunks[:2] == [1, 2]
+    assert chunks[-1] == 1
+
+
+def test_the_sweeps_calls_are_in_the_run_summary_and_its_own_line(emu, caplog):
+    catalog = select(discover(config_for(emu)), STREAMS)
+    emu.clear_log()
+    with caplog.at_level("INFO"):
+        sync(config_for(emu, **SWEEP), catalog=catalog)
+    swept = [r for r in emu.requests if r.path in LISTS and is_sweep_call(r.query)]
+    total = sum(r.cost for r in emu.requests)
+    assert f"Run spent {total} tokens in {len(emu.requests)} requests" in caplog.messages
+    # 75 persons, 30 organizations, 150 activities, 20 products, 75 notes: a page each.
+    assert [r.path for r in swept] == [
+        "/api/v2/persons", "/api/v2/organizations", "/api/v2/activities", "/api/v2/products",
+        "/v1/notes",
+    ]  # fmt: skip
+    assert (
+        "Deletion sweep: listed 75 persons, 30 organizations, 150 activities, 20 products, "
+        "75 notes in 5 requests (60 tokens); retired 0 ids." in caplog.messages
+    )
