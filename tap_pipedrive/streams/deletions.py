@@ -68,6 +68,11 @@ class DeletedRecordsStream(V1Stream):
     starts `deleted_records_lookback_minutes` (5) before the bookmark: a deletion stamped just
     before the previous read ended but committed after it is read, and deletions read again are
     the same rows.
+
+    Each deletion also reaches the entity's own stream as a tombstone, and with
+    `deletion_sweep_days` a sweep after the recents read retires older deletions
+    (`tap_pipedrive.sweep`); the tap syncs this stream last, so the sweep spends what the
+    regular reads left of `max_tokens_per_run`.
     """
 
     name = "deleted_records"
