@@ -59,6 +59,14 @@ class TransientError(Exception):
 class TokenLimitReached(Exception):
     """The next request would spend more than `max_tokens_per_run`: the run stops cleanly."""
 
+    def __init__(self, limit: int | None, spent: int, stream: str, tokens: int) -> None:
+        self.limit, self.spent, self.stream, self.tokens = limit, spent, stream, tokens
+        super().__init__(
+            f"Stopped before spending more than max_tokens_per_run ({limit or 0:,}): "
+            f"{spent:,} tokens spent, next call of stream '{stream}' costs {tokens}; the "
+            "state is saved and the next run resumes from it."
+        )
+
 
 #: Faults retried (with backoff) before they count as a failure.
 TRANSIENT_ERRORS = (

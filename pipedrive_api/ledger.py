@@ -29,12 +29,7 @@ class TokenLedger:
         with self._lock:
             # Once stopped, nothing more is spent, even where a cheaper call would still fit.
             if self.stopped or (self.limit is not None and self.spent + tokens > self.limit):
-                msg = (
-                    f"Stopped before spending more than max_tokens_per_run ({self.limit:,}): "
-                    f"{self.spent:,} tokens spent, next call of stream '{stream}' costs "
-                    f"{tokens}; the state is saved and the next run resumes from it."
-                )
-                raise TokenLimitReached(msg)
+                raise TokenLimitReached(self.limit, self.spent, stream, tokens)
             self.spent += tokens
 
     def stop(self, reached: TokenLimitReached, logger: logging.Logger) -> None:

@@ -20,7 +20,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import AbortedSyncExceptionBase
 
 from pipedrive_api.client import PipedriveClient
-from pipedrive_api.errors import ConfigError
+from pipedrive_api.errors import ConfigError, TokenLimitReached
 from pipedrive_api.errors import failure_message as api_failure_message
 from tap_pipedrive.config import (
     DEFAULT_MAX_CONCURRENCY,
@@ -53,6 +53,14 @@ def failure_message(error: BaseException) -> str | None:
     """
     if isinstance(error, BrokenPipeError):
         return OUTPUT_CLOSED
+    if isinstance(error, TokenLimitReached):
+        # A stream stops cleanly on it: it ends the command only where the catalog is built.
+        return (
+            f"Discovery needs more tokens than max_tokens_per_run ({error.limit or 0:,}) "
+            f"allows: {error.spent:,} spent on field definitions, the next ('{error.stream}') "
+            f"costs {error.tokens}. Raise or unset `max_tokens_per_run`, or give a catalog "
+            "discovered without it."
+        )
     return api_failure_message(error)
 
 

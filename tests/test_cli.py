@@ -104,6 +104,11 @@ FAILURES = {
         ("burst_429", {"times": -1, "headers": {"Retry-After": "0"}}),
         ["429", "still failing after every retry", "run again later"],
     ),
+    "token limit below what discovery reads": (
+        {"max_tokens_per_run": 5},
+        None,
+        ["Discovery needs more tokens than max_tokens_per_run (5) allows", "Raise or unset"],
+    ),
     "connection refused": (
         {"api_url": "http://127.0.0.1:{closed}"},
         None,
