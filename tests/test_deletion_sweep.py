@@ -292,3 +292,34 @@ def test_the_sweeps_calls_are_in_the_run_summary_and_its_own_line(emu, caplog):
         "Deletion sweep: listed 75 persons, 30 organizations, 150 activities, 20 products, "
         "75 notes in 5 requests (60 tokens); retired 0 ids." in caplog.messages
     )
+
+
+def test_a_sweep_that_fails_retires_nothing_and_fails_the_run_in_one_line(emu, tmp_path):
+    first = sync(config_for(emu, **SWEEP), streams=STREAMS)
+    delete_first(emu, 3, long_ago())
+    # The regular read of organizations is one call; the sweep's is the next.
+    emu.inject("/api/v2/organizations", "status", status=400, after=1)
+    args = cli_files(tmp_path, emu, STREAMS, state=first.final_state, **SWEEP)
+    result = run_cli(*args)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    errors = [line.split(" | ")[-1] for line in stderr.splitlines() if "| ERROR" in line]
+    assert errors[-1] == (
+        "1 stream(s) failed; the others synced, every stream's state was written, and the next "
+        "run resumes them. 'deleted_records': Pipedrive answered 400 Bad Request for "
+        "/api/v2/organizations: Bad request; Please check developers.pipedrive.com for more "
+        "information about Pipedrive API."
+    )
+    messages = parse_messages(result.stdout)
+    assert [m for m in messages if "_sdc_deleted_at" in m.get("record", {})] == []
+    last = [m["value"] for m in messages if m["type"] == "STATE"][-1]["bookmarks"]
+    before = first.final_state["bookmarks"]
+    assert last["deleted_records"]["last_sweep"] == before["deleted_records"]["last_sweep"]
+    # The recents read before the sweep was whole: its bookmark moved on.
+    assert (
+        last["deleted_records"]["replication_key_value"]
+        >= before["deleted_records"]["replication_key_value"]
+    )
+    for entity in ENTITIES:
+        assert last[entity]["deletion_sweep"]["ids"] == before[entity]["deletion_sweep"]["ids"]

@@ -239,7 +239,8 @@ class DeletedRecordsStream(V1Stream):
             )
             return {}
         except READ_ERRORS as error:
-            self.logger.warning("Deletion sweep failed, nothing retired: %s", error)
+            # The stream fails (the run ends with exit 1, naming it); its bookmark stands.
+            self.stop(error)
             return {}
         gone: dict[str, dict[int, str]] = {}
         for stream in streams:
