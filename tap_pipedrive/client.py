@@ -21,7 +21,7 @@ from pipedrive_api.errors import (
 )
 from pipedrive_api.responses import records
 from pipedrive_api.times import format_instant, normalize_times
-from tap_pipedrive import backfill, refusals
+from tap_pipedrive import backfill, refusals, sweep
 from tap_pipedrive.columns import ColumnsStream
 
 if t.TYPE_CHECKING:
@@ -48,6 +48,9 @@ class PipedriveStream(ColumnsStream):
     custom_fields_nested: t.ClassVar[bool] = True
     #: Incremental streams read ascending by the replication key, so a bookmark can resume.
     is_sorted = True
+    #: Whether the deletion sweep covers this stream (`tap_pipedrive.sweep`): then, while
+    #: `deletion_sweep_days` is set, its state keeps the ids it has sent.
+    swept: t.ClassVar[bool] = False
 
     # A STATE message after every full page, so a killed run resumes from its last page.
     STATE_MSG_FREQUENCY = PAGE_SIZE
@@ -186,6 +189,10 @@ class PipedriveStream(ColumnsStream):
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
             yield from self.read(context)
+            if self.swept:
+                # One chunk of ids sent in this read's last STATE, not one per page.
+                self.keep_sent_ids()
+                sweep.compact(self.stream_state)
         except TokenLimitReached as reached:
             # A clean stop: the bookmark stands where the records stopped; later reads stop at
             # their first call, so the run ends (exit 0) without spending more.
@@ -245,7 +252,25 @@ class PipedriveStream(ColumnsStream):
                 value >= self.upper_bound or (self.lower_bound and value < self.lower_bound)
             ):
                 return None
+        if self.swept and sweep.sweep_enabled(self.config):
+            self._sent_ids.append(row["id"])
         return row
+
+    @functools.cached_property
+    def _sent_ids(self) -> list[int]:
+        """Ids sent since the last STATE message (for the deletion sweep)."""
+        return []
+
+    def keep_sent_ids(self) -> None:
+        """Keep the ids sent since the last STATE in the stream's state (deletion sweep)."""
+        if self.swept and self._sent_ids:
+            sweep.remember(self.stream_state, self._sent_ids)
+            self._sent_ids.clear()
+
+    def _write_state_message(self) -> None:
+        """The SDK's STATE message, with the ids sent before it kept in the state first."""
+        self.keep_sent_ids()
+        super()._write_state_message()
 
 
 class DefinitionsStream(PipedriveStream):

@@ -189,6 +189,18 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "deletion_sweep_days",
+        th.IntegerType,
+        title="Deletion sweep (days)",
+        description=(
+            "With `deleted_records` selected, every this many days the tap lists every id of "
+            "persons, organizations, activities, products and notes (10 tokens per 500 items; "
+            "20 for notes) and retires the ids it has sent that Pipedrive no longer lists: "
+            "deletions older than the month `/v1/recents` keeps. Absent or null: never; `0`: "
+            "every run; `7` is a sensible value."
+        ),
+    ),
+    th.Property(
         "mail_include_body",
         th.BooleanType,
         default=False,
@@ -333,4 +345,7 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         value = config.get(name)
         if isinstance(value, int) and value < 1:
             errors.append(f"`{name}` must be at least 1, not {value!r}.")
+    sweep_days = config.get("deletion_sweep_days")
+    if isinstance(sweep_days, int) and sweep_days < 0:
+        errors.append(f"`deletion_sweep_days` must be 0 (every run) or more, not {sweep_days!r}.")
     return errors + root_url_errors(config)

@@ -220,8 +220,10 @@ class TapPipedrive(Tap):
                 sorted(
                     streams.items(),
                     key=lambda item: (
+                        # Deletions last: their sweep spends what the lists left.
+                        item[0] == "deleted_records",
                         isinstance(item[1], custom.CustomChildStream)
-                        or bool(item[1].replication_key and item[1].has_selected_descendents)
+                        or bool(item[1].replication_key and item[1].has_selected_descendents),
                     ),
                 )
             )
@@ -229,6 +231,14 @@ class TapPipedrive(Tap):
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final for the SDK's typing only
         """Sync every stream, then log the run's total and fail it if streams failed."""
+        deletions = self.streams.get("deleted_records")
+        if self.config.get("deletion_sweep_days") is not None and not (
+            deletions and deletions.selected
+        ):
+            self.logger.warning(
+                "`deletion_sweep_days` is set but `deleted_records` is not selected: no sweep "
+                "runs. Select `deleted_records` to sweep."
+            )
         super().sync_all()
         end_run(t.cast("list[PipedriveStream]", list(self.streams.values())), self.logger)
 
@@ -279,6 +289,8 @@ class TapPipedrive(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Flush the last STATE, then exit 128 + the signal: an interrupted run is no success."""
         try:
+            for stream in self.streams.values():
+                t.cast("PipedriveStream", stream).keep_sent_ids()
             self._state_writer.write_state(self.state)
         finally:
             self.logger.warning(

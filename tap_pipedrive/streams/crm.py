@@ -22,6 +22,7 @@ class PersonsStream(BatchingStream):
     name = "persons"
     path = endpoints.PERSONS.path
     primary_keys = ("id",)
+    swept = True
     replication_key = "update_time"
     base_schema = schemas.PERSONS
     fields_stream = "person_fields"
@@ -34,6 +35,7 @@ class OrganizationsStream(BatchingStream):
     name = "organizations"
     path = endpoints.ORGANIZATIONS.path
     primary_keys = ("id",)
+    swept = True
     replication_key = "update_time"
     base_schema = schemas.ORGANIZATIONS
     fields_stream = "organization_fields"
@@ -46,6 +48,7 @@ class ActivitiesStream(V2Stream):
     name = "activities"
     path = endpoints.ACTIVITIES.path
     primary_keys = ("id",)
+    swept = True
     replication_key = "update_time"
     base_schema = schemas.ACTIVITIES
     fields_stream = "activity_fields"
@@ -58,6 +61,7 @@ class ProductsStream(V2Stream):
     name = "products"
     path = endpoints.PRODUCTS.path
     primary_keys = ("id",)
+    swept = True
     replication_key = "update_time"
     base_schema = schemas.PRODUCTS
     fields_stream = "product_fields"
@@ -85,6 +89,7 @@ class NotesStream(V1Stream):
     name = "notes"
     path = endpoints.NOTES.path
     primary_keys = ("id",)
+    swept = True
     replication_key = "update_time"
     base_schema = schemas.NOTES
     fields_stream = "note_fields"

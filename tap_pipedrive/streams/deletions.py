@@ -13,8 +13,10 @@ import typing as t
 
 from singer_sdk import typing as th
 
+from pipedrive_api.errors import READ_ERRORS, TokenLimitReached
 from pipedrive_api.pagination import RecentsPaging, second_before
 from pipedrive_api.times import format_instant, instant, v1_time
+from tap_pipedrive import sweep
 from tap_pipedrive.http import Paginator
 from tap_pipedrive.lists import V1Stream
 
@@ -66,6 +68,11 @@ class DeletedRecordsStream(V1Stream):
     starts `deleted_records_lookback_minutes` (5) before the bookmark: a deletion stamped just
     before the previous read ended but committed after it is read, and deletions read again are
     the same rows.
+
+    Each deletion also reaches the entity's own stream as a tombstone, and with
+    `deletion_sweep_days` a sweep after the recents read retires older deletions
+    (`tap_pipedrive.sweep`); the tap syncs this stream last, so the sweep spends what the
+    regular reads left of `max_tokens_per_run`.
     """
 
     name = "deleted_records"
@@ -163,10 +170,92 @@ class DeletedRecordsStream(V1Stream):
         self._paging = None
         state = self.get_context_state(context)
         previous = state.get("replication_key_value") or ""
-        yield from super().get_records(context)
+        found: dict[str, dict[int, str]] = {}
+        for record in super().get_records(context):
+            found.setdefault(record["entity"], {})[record["id"]] = record["deleted_time"]
+            yield record
         if self._paging is None or self.incomplete:
             return
         read_up_to = min(self.upper_bound, self._paging.server_time or self.upper_bound)
         newest = max(previous, self._paging.newest or read_up_to)
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = newest
+        for entity, gone in self.sweep(state).items():
+            # When it was deleted is unknown (some time before the sweep): no `deleted_time`.
+            for record_id in sorted(set(gone) - set(found.get(entity, {}))):
+                yield {"entity": entity, "id": record_id, "deleted_time": None}
+            found[entity] = {**gone, **found.get(entity, {})}
+        for entity, gone in found.items():
+            sweep.write_tombstones(self._tap, entity, gone)
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        """The SDK's bookmark, but not for a sweep's finds (no time; set by `get_records`)."""
+        if latest_record.get("deleted_time") is not None:
+            super()._increment_stream_state(latest_record, context=context)
+
+    def sweep(self, state: dict[str, t.Any]) -> dict[str, dict[int, str]]:
+        """When due, the known ids each selected entity no longer lists (id -> the sweep's time).
+
+        After the regular reads (this stream is synced last). Every entity is listed whole
+        before anything is retired or any state changes: a sweep the budget or a failure stops
+        retires nothing, and the next run sweeps again.
+        """
+        started = sweep.now_text()
+        if not sweep.due(self.config, state.get("last_sweep"), instant(started)):
+            return {}
+        streams = [
+            self._tap.streams[name]
+            for name in sweep.SWEPT
+            if name in self._tap.streams and self._tap.streams[name].selected
+        ]
+        spent = {"requests": 0, "tokens": 0}
+
+        def paid(tokens: int) -> None:
+            spent["requests"] += 1
+            spent["tokens"] += tokens
+            self.progress.request(tokens)
+            self._sync_costs["requests"] = self._sync_costs.get("requests", 0) + 1
+            self._sync_costs["tokens"] = self._sync_costs.get("tokens", 0) + tokens
+
+        try:
+            listed = {}
+            for stream in streams:
+                ids = sweep.list_ids(self.client, stream.name, self.name, paid)
+                kept, _ = sweep.known(stream.stream_state)
+                if kept - ids and not sweep.SWEPT[stream.name].path.startswith("/api/v2/"):
+                    # Offsets shift when an item is deleted during the read, hiding another
+                    # from it: only an id missing from a second read too is gone.
+                    ids |= sweep.list_ids(self.client, stream.name, self.name, paid)
+                listed[stream.name] = ids
+        except TokenLimitReached as reached:
+            self.client.ledger.stop(reached, self.logger)
+            self.logger.warning(
+                "Deletion sweep stopped by the token limit after %d requests (%d tokens): "
+                "nothing retired; the next run sweeps again.",
+                spent["requests"],
+                spent["tokens"],
+            )
+            return {}
+        except READ_ERRORS as error:
+            # The stream fails (the run ends with exit 1, naming it); its bookmark stands.
+            self.stop(error)
+            return {}
+        gone: dict[str, dict[int, str]] = {}
+        for stream in streams:
+            kept, has_baseline = sweep.known(stream.stream_state)
+            ids = listed[stream.name]
+            gone[stream.name] = dict.fromkeys(sorted(kept - ids), started)
+            remaining = ids & kept if has_baseline else ids
+            stream.stream_state[sweep.STATE_KEY] = {"ids": sweep.encode(remaining)}
+        state["last_sweep"] = started
+        self.logger.info(
+            "Deletion sweep: listed %s in %d requests (%d tokens); retired %d ids.",
+            ", ".join(f"{len(ids)} {name}" for name, ids in listed.items()) or "nothing",
+            spent["requests"],
+            spent["tokens"],
+            sum(len(ids) for ids in gone.values()),
+            extra={"phase": "deletion sweep", **spent},
+        )
+        return gone
