@@ -248,3 +248,29 @@ def test_a_bad_entry_fails_at_start_up_in_one_line(small, tmp_path, entry, fault
     assert problems[0].endswith(f" | Invalid config: {fault}.")
     assert small.requests == []
     assert result.stdout == b""
+
+
+def test_a_killed_v2_custom_stream_resumes_from_its_last_state(tmp_path):
+    # 630 archived deals: two pages of 500, a STATE after the first.
+    with Emulator(seed=5, scale=12000, api_token="emulator-token-3f9a") as emu:
+        archived = {deal["id"] for deal in emu.records("deals") if deal.get("is_archived")}
+        args, paths = files(tmp_path, emu, ["archived_deals"])
+        killed = killed_run(
+            paths["config"], paths["catalog"],
+            lambda m: m["type"] == "STATE" and "archived_deals" in m["value"].get("bookmarks", {}),
+            1,
+        )  # fmt: skip
+        state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
+        mark = state["bookmarks"]["archived_deals"]["replication_key_value"]
+        emitted = {row["id"] for row in records(killed, "archived_deals")}
+        args, _ = files(tmp_path, emu, ["archived_deals"], state=state)
+        messages, _ = run(args)
+        from_mark = {
+            deal["id"]
+            for deal in emu.records("deals")
+            if deal.get("is_archived") and deal["update_time"] >= mark
+        }
+    again = {row["id"] for row in records(messages, "archived_deals")}
+    assert len(emitted) == 500
+    assert again == from_mark
+    assert emitted | again == archived
