@@ -7,8 +7,7 @@ import math
 
 import pytest
 
-from pipedrive_api.client import PipedriveClient
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, changes, config_for, flow_ids
 from tests.emulator import Emulator
 from tests.singer_run import sync
 
@@ -22,21 +21,6 @@ def live_deals(emulator) -> list[dict]:
 
 def archived_deals(emulator) -> list[dict]:
     return [d for d in emulator.records("deals") if d["is_archived"] and not d["is_deleted"]]
-
-
-def changes(emulator, deal_ids) -> list[dict]:
-    """The emulator's dealChange items of these deals (every field), with RFC 3339 times."""
-    return [
-        {**item["data"], "deal_id": deal, "log_time": item["timestamp"].replace(" ", "T") + "Z"}
-        for deal in deal_ids
-        for item in emulator.flow(deal)
-        if item["object"] == "dealChange"
-    ]
-
-
-def flow_ids(emulator, deal_ids, since: str = "") -> set[int]:
-    """The ids of the changes of these deals made at or after `since`."""
-    return {c["id"] for c in changes(emulator, deal_ids) if c["log_time"] >= since}
 
 
 def at_each_bookmark(deals: list[dict]) -> set[int]:
@@ -159,8 +143,7 @@ def test_an_incremental_run_emits_the_changes_since_the_previous_runs_deals_wind
     window = [d for d in fresh_emulator.records("deals") if d["update_time"] >= start]
     rereads = at_each_bookmark(window)
     updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
-    moment = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    moment -= datetime.timedelta(seconds=5)
+    moment = a_moment_ago()
     fresh_emulator.touch("deals", updated, when=moment)
     second = sync(config, state=first.final_state, streams=["deals", "dealflow"])
     alive = {d["id"] for d in deals}
@@ -214,8 +197,7 @@ def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator
     assert asked == {product["deal_id"]} | rereads
 
 
-def test_a_null_flow_body_is_retried(fresh_emulator, monkeypatch):
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+def test_a_null_flow_body_is_retried(fresh_emulator, quick_retries):
     clean = sync(config_for(fresh_emulator), streams=["deals", "dealflow"])
     deal = sorted(d["id"] for d in live_deals(fresh_emulator))[0]
     fresh_emulator.inject(FLOW.format(deal), "null_body", times=2)

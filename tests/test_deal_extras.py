@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tap_pipedrive.streams import deal_extras
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
 from tests.singer_run import discover, killed_run, parse_messages, run_cli, select, sync
 
@@ -45,10 +45,6 @@ def calls(emu: Emulator, kind: str = "participants", ok: bool = True) -> list[in
         for r in emu.requests
         if (m := CALL.match(r.path)) and m.group(2) == kind and (r.status == 200 or not ok)
     ]
-
-
-def a_moment_ago() -> datetime.datetime:
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import logging
 
 import pytest
 
-from pipedrive_api.client import PipedriveClient
 from pipedrive_api.errors import PipedriveAPIError
 from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
@@ -17,10 +16,8 @@ from tests.singer_run import discover, parse_messages, run_cli, select, sync
 PERSONS = "/api/v2/persons"
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+#: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 @pytest.fixture(scope="module")
