@@ -11,7 +11,7 @@ from pipedrive_api.errors import PipedriveAPIError
 from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -112,12 +112,9 @@ def test_a_mixed_fault_schedule_loses_nothing(fresh_emulator):
 
 def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_emulator, tmp_path):
     fresh_emulator.inject(PERSONS, "budget_429", after=1)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(fresh_emulator)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(fresh_emulator)), ["persons"])))
+    files = cli_files(tmp_path, fresh_emulator, ["persons"])
     fresh_emulator.reset_budget()
-    result = run_cli("--config", str(config), "--catalog", str(catalog))
+    result = run_cli(*files)
     stderr = result.stderr.decode()
     assert result.returncode == 1
     assert "daily token budget" in stderr
@@ -230,12 +227,9 @@ def test_no_api_token_appears_anywhere_at_debug_level(tmp_path, emulator, caplog
 
 
 def test_tokens_spent_are_logged_per_stream_and_in_total(tmp_path, emulator):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emulator)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emulator)), ["persons", "notes"])))
+    files = cli_files(tmp_path, emulator, ["persons", "notes"])
     emulator.clear_log()
-    result = run_cli("--config", str(config), "--catalog", str(catalog))
+    result = run_cli(*files)
     stderr = result.stderr.decode()
     spent = {
         path: sum(r.cost for r in emulator.requests if r.path == path)
