@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import os
+import socket
 import typing as t
 
 import pytest
 
+from pipedrive_api.client import PipedriveClient
 from tests.emulator import Emulator, spec
 
 TOKEN = "emulator-token-3f9a"
@@ -17,6 +20,41 @@ def unavailable(reason: str) -> t.NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI=true: `make test` must provide it)")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+
+
+def a_moment_ago(seconds: int = 5) -> datetime.datetime:
+    """A past whole second (UTC): a record updated in the very second a read starts belongs to
+    the next read."""
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return now - datetime.timedelta(seconds=seconds)
+
+
+def closed_port() -> int:
+    """A port nothing listens on (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def changes(emulator: Emulator, deal_ids: t.Iterable[int]) -> list[dict[str, t.Any]]:
+    """The emulator's dealChange items of these deals (every field), with RFC 3339 times."""
+    return [
+        {**item["data"], "deal_id": deal, "log_time": item["timestamp"].replace(" ", "T") + "Z"}
+        for deal in deal_ids
+        for item in emulator.flow(deal)
+        if item["object"] == "dealChange"
+    ]
+
+
+def flow_ids(emulator: Emulator, deal_ids: t.Iterable[int], since: str = "") -> set[int]:
+    """The ids of the changes of these deals made at or after `since`."""
+    return {c["id"] for c in changes(emulator, deal_ids) if c["log_time"] >= since}
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,12 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, closed_port
 from tests.emulator import Emulator
 from tests.singer_run import QUICK_RETRIES, discover, parse_messages, run_cli, select
 
@@ -46,13 +45,6 @@ def assert_clean_failure(result, exit_code: int, *phrases: str) -> str:
 # --- every expected failure, in every command ---------------------------------------------------
 
 COMMANDS = {"discover": ["--discover"], "test": ["--test"], "sync": []}
-
-
-def closed_port() -> int:
-    """A port nothing listens on (connections to it are refused)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 #: name -> (config beyond the emulator's URL and token, fault to inject, phrases of the line).

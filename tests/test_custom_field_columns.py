@@ -94,9 +94,12 @@ def test_key_mode_values_equal_the_apis_for_scalars(by_key, emulator):
     raw = raw_deals(emulator)
     fields = codes(emulator)
     assert set(fields) == {*SCALAR_FIELDS, *OBJECT_FIELDS, "Größe des Kunden (m²) 🚀", "顧客ランク"}
-    for record in by_key.records("deals"):
-        for name in SCALAR_FIELDS:
-            code = fields[name]["field_code"]
+    records = by_key.records("deals")
+    assert {r["id"] for r in records} == set(emulator.all_ids("deals"))
+    for name in SCALAR_FIELDS:
+        code = fields[name]["field_code"]
+        assert any(raw[r["id"]]["custom_fields"].get(code) is not None for r in records), name
+        for record in records:
             assert record[code] == raw[record["id"]]["custom_fields"].get(code), name
 
 
@@ -162,6 +165,8 @@ def test_name_mode_uses_readable_unique_names(by_name, emulator):
 def test_name_mode_values_match_key_mode(by_key, by_name, emulator):
     budget = codes(emulator)["Budget"]["field_code"]
     key_values = {r["id"]: r[budget] for r in by_key.records("deals")}
+    assert set(key_values) == set(emulator.all_ids("deals"))
+    assert any(value is not None for value in key_values.values())
     assert {r["id"]: r["budget"] for r in by_name.records("deals")} == key_values
 
 
@@ -171,7 +176,11 @@ def test_option_labels_replace_ids(with_labels, emulator):
     labels = {option["id"]: option["label"] for option in segment["options"]}
     interests = codes(emulator)["Interests"]
     interest_labels = {option["id"]: option["label"] for option in interests["options"]}
-    for record in with_labels.records("deals"):
+    records = with_labels.records("deals")
+    assert {r["id"] for r in records} == set(emulator.all_ids("deals"))
+    for field in (segment, interests):
+        assert any(raw[r["id"]]["custom_fields"].get(field["field_code"]) for r in records)
+    for record in records:
         values = raw[record["id"]]["custom_fields"]
         chosen = values.get(segment["field_code"])
         assert record["segment"] == (labels[chosen] if chosen is not None else None)

@@ -12,9 +12,9 @@ import re
 import pytest
 
 from tap_pipedrive.streams import deal_extras
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, killed_run, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, killed_run, parse_messages, run_cli, select, sync
 
 UTC = datetime.timezone.utc
 ITEMS = ["deal_participants", "deal_mail_messages", "deal_discounts"]
@@ -45,10 +45,6 @@ def calls(emu: Emulator, kind: str = "participants", ok: bool = True) -> list[in
         for r in emu.requests
         if (m := CALL.match(r.path)) and m.group(2) == kind and (r.status == 200 or not ok)
     ]
-
-
-def a_moment_ago() -> datetime.datetime:
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +206,9 @@ def test_a_refused_per_deal_stream_is_skipped_and_recorded(tmp_path):
 
 
 def write_inputs(emu: Emulator, tmp_path, streams, **settings) -> tuple[str, str]:
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **settings)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
+    _, config, _, catalog = cli_files(tmp_path, emu, streams, **settings)
     emu.clear_log()  # discovery's requests are not the run's
-    return str(config), str(catalog)
+    return config, catalog
 
 
 def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(tmp_path):

@@ -7,20 +7,17 @@ import logging
 
 import pytest
 
-from pipedrive_api.client import PipedriveClient
 from pipedrive_api.errors import PipedriveAPIError
 from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+#: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +25,14 @@ def clean(emulator):
     return sync(config_for(emulator), streams=["persons"]).ids("persons")
 
 
-def persons_with_fault(emu: Emulator, fault: str, config: dict | None = None, **options) -> set:
+def persons_with_fault(emu: Emulator, fault: str, **options) -> set:
+    """Sync persons with a fault on the second page; check the fault fired `times` times."""
     emu.inject(PERSONS, fault, after=1, **options)
-    return sync(config or config_for(emu), streams=["persons"]).ids("persons")
+    ids = sync(config_for(emu), streams=["persons"]).ids("persons")
+    # Each firing asks for the same page again: one request more than the distinct pages.
+    pages = [r.query.get("cursor") for r in emu.requests if r.path == PERSONS]
+    assert len(pages) == len(set(pages)) + options.get("times", 1)
+    return ids
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
@@ -48,8 +50,10 @@ def test_broken_answers_are_retried(fresh_emulator, fault):
 
 
 def test_a_timeout_of_request_timeout_seconds_is_retried(fresh_emulator, caplog):
+    # Not through persons_with_fault: the late answer is logged only once its delay is over.
     config = config_for(fresh_emulator, request_timeout_seconds=0.5)
-    ids = persons_with_fault(fresh_emulator, "slow", config, delay=1.5)
+    fresh_emulator.inject(PERSONS, "slow", after=1, delay=1.5)
+    ids = sync(config, streams=["persons"]).ids("persons")
     assert ids == set(fresh_emulator.all_ids("persons"))
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert retries == ["No answer in time for /api/v2/persons; retrying in 0.0s (attempt 2)"]
@@ -101,17 +105,16 @@ def test_a_mixed_fault_schedule_loses_nothing(fresh_emulator):
     faulty = sync(config_for(fresh_emulator), streams=["deals", "persons", "notes", "dealflow"])
     for stream in ("deals", "persons", "notes", "dealflow"):
         assert faulty.ids(stream) == clean_run.ids(stream), stream
-    assert any(r.status != 200 for r in fresh_emulator.requests)
+    # Every fault fired: the drop is logged as status 0; null_body and truncate answer 200.
+    failed = sorted((r.path, r.status) for r in fresh_emulator.requests if r.status != 200)
+    assert failed == [("/api/v2/deals", 502), (PERSONS, 0), ("/v1/notes", 429)]
 
 
 def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_emulator, tmp_path):
     fresh_emulator.inject(PERSONS, "budget_429", after=1)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(fresh_emulator)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(fresh_emulator)), ["persons"])))
+    files = cli_files(tmp_path, fresh_emulator, ["persons"])
     fresh_emulator.reset_budget()
-    result = run_cli("--config", str(config), "--catalog", str(catalog))
+    result = run_cli(*files)
     stderr = result.stderr.decode()
     assert result.returncode == 1
     assert "daily token budget" in stderr
@@ -119,7 +122,10 @@ def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_
     messages = parse_messages(result.stdout)
     seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
     state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
-    assert 0 < len(seen) < len(fresh_emulator.all_ids("persons"))
+    first_page = int(next(r for r in fresh_emulator.requests if r.path == PERSONS).query["limit"])
+    assert first_page < len(fresh_emulator.all_ids("persons"))
+    assert len(seen) == first_page
+    assert [r.status for r in fresh_emulator.requests if r.path == PERSONS][-1] == 429
     assert state["bookmarks"]["persons"]["replication_key_value"]
     fresh_emulator.reset_budget()
     resumed = sync(config_for(fresh_emulator), state=state, streams=["persons"])
@@ -221,12 +227,9 @@ def test_no_api_token_appears_anywhere_at_debug_level(tmp_path, emulator, caplog
 
 
 def test_tokens_spent_are_logged_per_stream_and_in_total(tmp_path, emulator):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emulator)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emulator)), ["persons", "notes"])))
+    files = cli_files(tmp_path, emulator, ["persons", "notes"])
     emulator.clear_log()
-    result = run_cli("--config", str(config), "--catalog", str(catalog))
+    result = run_cli(*files)
     stderr = result.stderr.decode()
     spent = {
         path: sum(r.cost for r in emulator.requests if r.path == path)

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
 from tests.singer_run import SyncResult, discover, killed_run, select, sync
 
@@ -29,10 +29,6 @@ def rfc(v1: str) -> str:
 
 def instant(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def a_moment_ago(seconds: int) -> datetime.datetime:
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=seconds)
 
 
 # --- what the emulator holds --------------------------------------------------------------

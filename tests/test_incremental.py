@@ -17,11 +17,6 @@ UTC = datetime.timezone.utc
 INCREMENTAL = {"persons": "persons", "organizations": "organizations", "notes": "notes"}
 
 
-def a_moment_ago(seconds: int = 5) -> datetime.datetime:
-    """A past second: a record updated in the very second a read starts belongs to the next."""
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=seconds)
-
-
 def bookmark(state: dict, stream: str) -> str:
     return state["bookmarks"][stream]["replication_key_value"]
 

@@ -7,12 +7,11 @@ stderr (level and message, without the time and logger columns) and the exit cod
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
 import types
 
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, closed_port, config_for
 from tests.emulator import Emulator
 from tests.singer_run import cli_files, parse_messages, run_cli, sync
 
@@ -30,9 +29,7 @@ def log_lines(stderr: bytes, *levels: str) -> list[str]:
 
 
 def test_a_refused_connection_is_one_error_line(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     config = tmp_path / "config.json"
     config.write_text(f'{{"api_token": "{TOKEN}", "api_url": "http://127.0.0.1:{port}"}}')
     result = run_cli("--config", str(config), timeout=60)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, a_moment_ago
 from tests.emulator import Emulator
 from tests.emulator.per_parent import organization_followers
 from tests.meltano_project import (
@@ -132,7 +132,7 @@ def test_meltano_run_twice_keeps_the_state(project, tmp_path):
             assert moment(bookmarks[stream]["replication_key_value"]) == moment(newest[stream])
 
         # Some persons change (a few seconds ago, so before run 2 starts), older ones included.
-        when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+        when = a_moment_ago()
         touched = set(sorted(emu.ids("persons"))[::15])
         assert touched - ids(first["persons"]) or not start_date  # some from before start_date
         emu.touch("persons", touched, when=when)

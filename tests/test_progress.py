@@ -19,10 +19,13 @@ def test_progress_lines_carry_records_requests_tokens_and_time(emulator, caplog,
     with caplog.at_level(logging.INFO):
         sync(config_for(emulator), streams=["persons"])
     lines = [r for r in progress_lines(caplog, "progress") if r.stream == "persons"]
-    pages = len([r for r in emulator.requests if r.path == "/api/v2/persons"])
+    asked = [r for r in emulator.requests if r.path == "/api/v2/persons"]
+    pages, limit, total = len(asked), int(asked[0].query["limit"]), len(emulator.all_ids("persons"))
+    assert pages > 1
     assert [r.requests for r in lines] == list(range(1, pages + 1))
     assert [r.tokens for r in lines] == [10 * n for n in range(1, pages + 1)]
-    assert lines[-1].records <= len(emulator.all_ids("persons"))
+    # A line is written as a page is asked for: it counts the records of the pages before.
+    assert [r.records for r in lines] == [min(n * limit, total) for n in range(pages)]
     assert all(r.elapsed_seconds >= 0 for r in lines)
 
 

@@ -10,7 +10,6 @@ import datetime
 import json
 import logging
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,10 +17,16 @@ import threading
 import pytest
 import requests
 
-from pipedrive_api.client import PipedriveClient
 from pipedrive_api.ratelimit import BurstThrottle, retry_waits
 from tap_pipedrive.summary import SyncFailedError
-from tests.conftest import TOKEN, config_for, oauth_config, oauth_emulator
+from tests.conftest import (
+    TOKEN,
+    closed_port,
+    config_for,
+    flow_ids,
+    oauth_config,
+    oauth_emulator,
+)
 from tests.emulator import Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
@@ -29,10 +34,8 @@ PERSONS = "/api/v2/persons"
 FLOW_PREFIX = "/v1/deals/"
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+#: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 def records(messages: list[dict], stream: str) -> set:
@@ -41,14 +44,6 @@ def records(messages: list[dict], stream: str) -> set:
 
 def last_state(messages: list[dict]) -> dict:
     return [m["value"] for m in messages if m["type"] == "STATE"][-1]
-
-
-def flow_ids(emu: Emulator) -> set[int]:
-    """The ids of every field change of the deals that are not deleted."""
-    deals = [d["id"] for d in emu.records("deals") if not d["is_deleted"]]
-    return {
-        item["data"]["id"] for d in deals for item in emu.flow(d) if item["object"] == "dealChange"
-    }
 
 
 # Refusals are not proof of a plan limit
@@ -69,7 +64,9 @@ def test_a_403_after_dealflow_answered_fails_the_run_and_the_next_run_recovers_i
     resumed = sync(
         config_for(fresh_emulator), state=last_state(messages), streams=["deals", "dealflow"]
     )
-    assert records(messages, "dealflow") | resumed.ids("dealflow") == flow_ids(fresh_emulator)
+    assert records(messages, "dealflow") | resumed.ids("dealflow") == flow_ids(
+        fresh_emulator, [d["id"] for d in fresh_emulator.records("deals") if not d["is_deleted"]]
+    )
 
 
 def test_a_child_refused_from_its_first_call_is_backfilled_once_the_plan_allows_it():
@@ -185,9 +182,7 @@ def test_jitter_shortens_a_wait_by_at_most_a_quarter():
 
 
 def test_a_refused_connection_on_the_first_request_fails_at_once_with_one_line(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     config = tmp_path / "config.json"
     config.write_text(json.dumps({"api_token": TOKEN, "api_url": f"http://127.0.0.1:{port}"}))
     result = run_cli("--config", str(config), timeout=60)

@@ -6,7 +6,6 @@ import typing as t
 
 import pytest
 
-from pipedrive_api.client import PipedriveClient
 from tests.conftest import OAUTH, TOKEN, oauth_emulator
 from tests.emulator import Emulator
 from tests.target_run import messages, rejects, run_cli, target_config, write, writes
@@ -20,10 +19,8 @@ def emu() -> t.Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+#: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 def error_lines(stderr: str) -> list[str]:

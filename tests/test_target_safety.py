@@ -11,7 +11,6 @@ import typing as t
 
 import pytest
 
-from pipedrive_api.client import PipedriveClient
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
 from tests.target_run import (
@@ -38,10 +37,8 @@ def emu() -> t.Iterator[Emulator]:
         yield emulator
 
 
-@pytest.fixture(autouse=True)
-def quick_retries(monkeypatch):
-    """Retry waits of milliseconds: the schedule, not the clock, is under test."""
-    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+#: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
+pytestmark = pytest.mark.usefixtures("quick_retries")
 
 
 def rejects_line(tmp_path, by_pipedrive: int, here: int) -> str:
