@@ -14,14 +14,13 @@ import functools
 import typing as t
 
 import singer_sdk.typing as th
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from pipedrive_api.errors import NotFoundError
 from pipedrive_api.times import to_rfc3339
 from tap_pipedrive.lists import V1Stream, V2Stream
 from tap_pipedrive.schemas import CONTACT_LIST
 from tap_pipedrive.streams.crm import ProductsStream
-from tap_pipedrive.streams.deals import DealChildStream, _list_of
+from tap_pipedrive.streams.deals import DealChildStream, UpdatedItemsChild, _list_of
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -309,7 +308,7 @@ class DealDiscountsStream(DealItemStream, V2Stream):
         return {}
 
 
-class ProductVariationsStream(V2Stream):
+class ProductVariationsStream(UpdatedItemsChild, V2Stream):
     """The variations of each product read this run: one call per product.
 
     Its own watermark (`products_updated_since`) holds the products list back, as the deal
@@ -324,25 +323,6 @@ class ProductVariationsStream(V2Stream):
     base_schema = PRODUCT_VARIATIONS
     parent_stream_type = ProductsStream
     token_cost = 10
-    # One state for the stream, not one per product.
-    state_partitioning_keys: t.ClassVar[list[str]] = []
-    is_sorted = False
-    windowed = False
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Read for the products updated since the products bookmark, never as a full table.
-        self.forced_replication_method = REPLICATION_INCREMENTAL
-
-    @property
-    def emit_activate_version_messages(self) -> bool:
-        """Never: a read holds the rows of the updated products only."""
-        return False
-
-    def _increment_stream_state(
-        self, latest_record: dict[str, t.Any], *, context: Context | None = None
-    ) -> None:
-        """Nothing: the products bookmark, and `pending`, are the state."""
 
     _started = False
 

@@ -147,32 +147,40 @@ class DealsStream(BatchingStream):
         return {}
 
 
-class DealChildStream(PipedriveStream):
-    """A stream read per batch of updated deals, with its own watermark over the deals lists."""
+class UpdatedItemsChild(PipedriveStream):
+    """A child stream read for the parent items updated since a watermark, never as a table.
 
-    parent_stream_type: type[BatchingStream] = DealsStream
-    # One state for the stream, not one per batch of deals.
+    Its watermark over the parent list is its state (a replication key, where there is one,
+    too), one for the stream rather than one per batch; a read holds the rows of the updated
+    items only, so it never sends ACTIVATE_VERSION.
+    """
+
     state_partitioning_keys: t.ClassVar[list[str]] = []
     is_sorted = False
     windowed = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        # Said in the catalog: these streams are read for the deals updated since their
-        # watermark (`deals_updated_since`), never as a full table.
+        # Said in the catalog: read for the items updated since the watermark.
         self.forced_replication_method = REPLICATION_INCREMENTAL
 
     @property
     def emit_activate_version_messages(self) -> bool:
-        """Never: a read holds the rows of the updated deals only, not the whole table."""
+        """Never: a read holds the rows of the updated items only, not the whole table."""
         return False
 
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
-        """The deals watermark is the state; a replication key, where there is one, too."""
+        """The watermark is the state; a replication key, where there is one, too."""
         if self.replication_key:
             super()._increment_stream_state(latest_record, context=context)
+
+
+class DealChildStream(UpdatedItemsChild):
+    """A stream read per batch of updated deals, with its own watermark over the deals lists."""
+
+    parent_stream_type: type[BatchingStream] = DealsStream
 
     def incremental_params(self, context: Context | None) -> dict[str, str]:
         """None: the deals batch is the filter."""

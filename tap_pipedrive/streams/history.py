@@ -17,14 +17,13 @@ import json
 import typing as t
 
 from singer_sdk import typing as th
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
 
 from pipedrive_api.pagination import CursorPaging
 from pipedrive_api.times import to_rfc3339
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.http import Paginator
 from tap_pipedrive.streams.crm import OrganizationsStream, PersonsStream
-from tap_pipedrive.streams.deals import DealsStream
+from tap_pipedrive.streams.deals import DealsStream, UpdatedItemsChild
 from tap_pipedrive.streams.flow import DealFlowStream, ItemHistoryStream, change_text
 
 if t.TYPE_CHECKING:
@@ -253,7 +252,7 @@ def deleted_deal_stay(deal_id: int, deleted_at: str, record: dict[str, t.Any]) -
     return _stay(deal_id, record.get("stage_id"), record.get("pipeline_id"), entered, left)
 
 
-class DealStageHistoryStream(PipedriveStream):
+class DealStageHistoryStream(UpdatedItemsChild):
     """One row per stay of a deal in a stage, from the flows dealflow reads (no call of its own).
 
     Keyed by (`deal_id`, `stage_id`, `entered_at`): a stay is where and since when a deal was,
@@ -265,24 +264,6 @@ class DealStageHistoryStream(PipedriveStream):
     primary_keys = ("deal_id", "stage_id", "entered_at")
     base_schema = DEAL_STAGE_HISTORY
     token_cost = 0
-    state_partitioning_keys: t.ClassVar[list[str]] = []
-    is_sorted = False
-    windowed = False
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Said in the catalog: the stays of the deals updated since the watermark.
-        self.forced_replication_method = REPLICATION_INCREMENTAL
-
-    @property
-    def emit_activate_version_messages(self) -> bool:
-        """Never: a read holds the stays of the updated deals only."""
-        return False
-
-    def _increment_stream_state(
-        self, latest_record: dict[str, t.Any], *, context: Context | None = None
-    ) -> None:
-        """Nothing: the state is the deals watermark, which dealflow moves for both."""
 
     def log_sync_costs(self) -> None:
         """Also the summary of a read that made no call (the stays' calls are dealflow's)."""
