@@ -169,22 +169,8 @@ def lists(documents: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, t.Any]:
     return index
 
 
-def render_lists(index: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
-    """`spec_lists.json`'s text: one line per list."""
-    lines = ["{", f'  "generated_by": {json.dumps(HEADER)},']
-    for number, version in enumerate(VERSIONS):
-        lines.append(f'  "{version}": {{')
-        entries = list(index[version].items())
-        for position, (key, entry) in enumerate(entries):
-            comma = "," if position < len(entries) - 1 else ""
-            lines.append(f"    {json.dumps(key)}: {json.dumps(entry)}{comma}")
-        lines.append("  }," if number < len(VERSIONS) - 1 else "  }")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
 def render(index: t.Mapping[str, t.Mapping[str, t.Any]]) -> str:
-    """The file's text: one line per operation, so a spec update shows as a readable diff."""
+    """A generated file's text: one line per entry, so a spec update shows as a readable diff."""
     lines = ["{", f'  "generated_by": {json.dumps(HEADER)},']
     for number, version in enumerate(VERSIONS):
         lines.append(f'  "{version}": {{')
@@ -209,7 +195,7 @@ def main() -> int:
         return 1
     files = {
         spec.OPERATIONS_FILE: render(operations(documents)),
-        LISTS_FILE: render_lists(lists(documents)),
+        LISTS_FILE: render(lists(documents)),
     }
     stale = [path for path, text in files.items() if path.read_text(encoding="utf-8") != text]
     if args.check:
