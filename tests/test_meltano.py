@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TOKEN, a_moment_ago
+from tests.conftest import TOKEN, a_moment_ago, unavailable
 from tests.emulator import Emulator
 from tests.emulator.per_parent import organization_followers
 from tests.meltano_project import (
@@ -169,6 +169,42 @@ def readme_meltano_commands() -> list[list[str]]:
     ]
 
 
+def fresh_clone(destination: Path) -> Path:
+    """The repository's tracked files (`git ls-files`) copied into `destination`, as a clone has
+    them: every package the wheel builds comes along, whatever pyproject.toml lists."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=False)
+    if listed.returncode:
+        unavailable(f"`git ls-files` failed: {listed.stderr.decode()[-500:]}")
+    for name in listed.stdout.decode().split("\0"):
+        source = ROOT / name
+        if name and source.is_file():  # a tracked file deleted in the work tree is not copied
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+#: The streams README's commands write: meltano.yml's selection (every stream but
+#: deleted_records, person_changes, organization_changes and deal_mail_messages) without the
+#: README's `--exclude call_logs`, each of which has records in the emulator's account.
+README_STREAMS = {
+    "deals", "deal_products", "deal_installments", "dealflow", "deal_participants",
+    "deal_discounts", "deal_stage_history", "persons", "organizations", "activities", "products",
+    "product_variations", "notes", "leads", "files", "pipelines", "stages", "projects", "tasks",
+    "boards", "phases", "users", "roles", "role_assignments", "permission_sets",
+    "permission_set_assignments", "currency", "activity_types", "filters", "lead_labels",
+    "lead_sources", "goals", "deal_fields", "person_fields", "organization_fields",
+    "product_fields", "activity_fields", "project_fields", "note_fields", "lead_fields",
+}  # fmt: skip
+#: Those read incrementally (README's stream table), and the key of their bookmarks.
+README_BOOKMARKS = {
+    "deals": "update_time", "persons": "update_time", "organizations": "update_time",
+    "activities": "update_time", "products": "update_time", "notes": "update_time",
+    "leads": "update_time",
+    "deal_products": "update_time",  # the newest item's, beside the deals' watermark
+    "dealflow": "log_time",
+}  # fmt: skip
+
+
 def test_the_readmes_meltano_commands_run_as_written(tmp_path):
     installed()
     commands = readme_meltano_commands()
@@ -179,16 +215,11 @@ def test_the_readmes_meltano_commands_run_as_written(tmp_path):
         ["meltano", "run"],
         ["meltano", "state"],
     ]
-    # A clone of the project: what `pip_url: -e .` installs from.
-    project = tmp_path / "tap-pipedrive"
-    project.mkdir()
-    for name in ("pyproject.toml", "README.md", "meltano.yml"):
-        shutil.copy(ROOT / name, project / name)
-    for package in ("pipedrive_api", "tap_pipedrive", "target_pipedrive"):  # the wheel's
-        shutil.copytree(
-            ROOT / package, project / package, ignore=shutil.ignore_patterns("__pycache__")
-        )
-    env = outside_env()
+    project = fresh_clone(tmp_path / "tap-pipedrive")
+    # `meltano install` installs through uv (Meltano's default backend), offline: every package
+    # comes from uv's cache, which `make test`'s own `meltano install` filled. Nothing is fetched
+    # from the package index during the tests; a package missing from the cache fails the test.
+    env = outside_env() | {"MELTANO_VENV_BACKEND": "uv", "UV_OFFLINE": "1"}
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         # Only the API root comes from outside the README: the emulator's instead of Pipedrive's.
         env |= {"MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "TAP_PIPEDRIVE_API_URL": emu.url}
@@ -200,14 +231,28 @@ def test_the_readmes_meltano_commands_run_as_written(tmp_path):
             )
             assert result.returncode == 0, f"{command}:\n{result.stderr[-6000:]}"
             outputs.append(result.stdout)
+        # The clone's install also gives a working target-pipedrive (`pip_url: -e .`).
+        about = subprocess.run(
+            [str(MELTANO), "invoke", "target-pipedrive", "--about", "--format=json"],
+            cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    assert about.returncode == 0, about.stderr[-4000:]
+    assert json.loads(about.stdout)["name"] == "target-pipedrive"
     assert f"TAP_PIPEDRIVE_API_TOKEN='{TOKEN}'" in (project / ".env").read_text()
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
-    written = {path.stem for path in (project / "output").glob("*.jsonl")}
-    assert {"deals", "persons", "organizations"} <= written
-    assert not written & {"call_logs", "deleted_records"}  # the README's exclusion, the default
+    assert {path.stem for path in (project / "output").glob("*.jsonl")} == README_STREAMS
     bookmarks = json.loads(outputs[-1])["singer_state"]["bookmarks"]
-    assert "persons" in bookmarks
-    assert "deleted_records" not in bookmarks
+    # Meltano's state holds an entry for every stream read, and a bookmark for those read
+    # incrementally (at the top, or per partition: live and archived deals and leads).
+    assert set(bookmarks) == README_STREAMS
+    assert {
+        stream: {
+            entry["replication_key"]
+            for entry in (bookmark, *bookmark.get("partitions", ()))
+            if "replication_key_value" in entry
+        }
+        for stream, bookmark in bookmarks.items()
+    } == {s: {README_BOOKMARKS[s]} if s in README_BOOKMARKS else set() for s in README_STREAMS}
 
 
 def test_a_meltano_selection_of_nothing_warns_once_and_syncs_nothing(project, tmp_path):
