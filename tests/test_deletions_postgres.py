@@ -13,8 +13,9 @@ import pytest
 
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
+from tests.postgres_server import TARGET_VENV, Postgres, throwaway_postgres
 from tests.singer_run import discover, select
-from tests.test_postgres import TARGET_VENV, Postgres, load, moment, server_bindir
+from tests.test_postgres import load, moment
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +28,8 @@ SCHEMA = "deletions"
 def postgres() -> t.Iterator[Postgres]:
     if not (TARGET_VENV / "bin" / "target-postgres").exists():
         unavailable(f"target-postgres is not installed in {TARGET_VENV}: `make target-postgres`")
-    bindir = server_bindir()
-    if bindir is None:
-        unavailable("no PostgreSQL server binaries; `make postgres` installs them as root")
-    pg = Postgres(bindir)
-    try:
-        pg.start()
+    with throwaway_postgres() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 def rows(pg: Postgres) -> dict[str, dict[int, dict[str, t.Any]]]:

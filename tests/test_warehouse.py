@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN, unavailable
+from tests.conftest import TOKEN
 from tests.emulator import Emulator
 from tests.meltano_project import installed, meltano, meltano_env, meltano_project
+from tests.postgres_server import Postgres, throwaway_postgres
 from tests.target_run import WRITES
-from tests.test_postgres import TARGET_VENV, Postgres, server_bindir
 
 pytestmark = pytest.mark.slow
 
@@ -69,19 +69,10 @@ INCREMENTAL = {
 
 @pytest.fixture
 def postgres() -> t.Iterator[Postgres]:
-    if not (TARGET_VENV / "bin" / "python").exists():
-        unavailable(f"{TARGET_VENV} (psycopg for the SQL) is missing: run `make target-postgres`")
-    bindir = server_bindir()
-    if bindir is None:
-        unavailable("no PostgreSQL server binaries; `make postgres` installs them as root")
     installed(*PLUGINS)
-    pg = Postgres(bindir)
-    try:
-        pg.start()
+    with throwaway_postgres() as pg:
         pg.query(*SQL)
         yield pg
-    finally:
-        pg.stop()
 
 
 def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
