@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 import threading
 from collections.abc import Iterable, Sequence
@@ -246,6 +247,27 @@ class Dataset:
         self._custom_rows.pop(entity, None)
         self.table(entity)._changed()  # records encoded with the old values are rebuilt
         return definitions[index].code
+
+    def add_field(self, entity: str, name: str, field_type: str) -> str:
+        """Add a custom field, as an admin can; return its code (from the entity and name).
+
+        Every existing item holds null in it, and no other value changes: the pool of custom
+        values is drawn first, without the new field.
+        """
+        code = hashlib.sha1(f"{entity}:{name}".encode()).hexdigest()
+        pool = self.custom_rows(entity)
+        self.fields.v2[entity].append(
+            FieldDef(code, name, field_type, custom=True, description=f"{name} ({field_type})")
+        )
+        self._custom[entity] = self.fields.custom(entity)
+        for row, _mutable in pool:
+            row[code] = None
+        table = self.table(entity)
+        for overlay in table.written.values():
+            if "custom_fields" in overlay:
+                overlay["custom_fields"][code] = None
+        table._changed()
+        return code
 
     def touch(self, entity: str, ids: Iterable[Any], when: int) -> None:
         """Update records at `when` (in the table's ticks); a touched deal's flow records it."""

@@ -352,6 +352,11 @@ class Emulator:
             table._changed()
             return [table.public_id(row) for row in rows]
 
+    def add_field(self, entity: str, name: str, field_type: str) -> str:
+        """Add a custom field (null in every existing item); return its code."""
+        with self.data.lock:
+            return self.data.add_field(entity, name, field_type)
+
     def retype_field(self, entity: str, name: str, field_type: str) -> str:
         """Change the type of an entity's custom field (by name; values follow); return its code."""
         with self.data.lock:
