@@ -79,8 +79,8 @@ def link_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         entity = ENTITIES.get(str(entry.get("entity") or stream)) if entry else None
         for column, link in links.items() if isinstance(links, t.Mapping) else ():
             where = f"`streams.{stream}.links.{column}`"
-            if not isinstance(link, t.Mapping):
-                continue  # the JSON schema says it
+            if not isinstance(link, t.Mapping) or set(link) - set(LINK_KEYS):
+                continue  # the JSON schema or the unknown key says it
             missing = [key for key in ("entity", "match_key") if not link.get(key)]
             if missing:
                 errors.append(f"{where} needs {' and '.join(f'`{k}`' for k in missing)}.")
