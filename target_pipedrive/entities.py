@@ -40,6 +40,21 @@ class Entity:
     natural_keys: frozenset[str] = frozenset()
 
 
+#: The fields linking an item to one of another entity, by that entity, in order of preference
+#: (a lead's organization is `organization_id`, everyone else's `org_id`).
+LINK_FIELDS: dict[str, tuple[str, ...]] = {
+    "organizations": ("org_id", "organization_id"),
+    "persons": ("person_id",),
+    "deals": ("deal_id",),
+    "leads": ("lead_id",),
+}
+
+
+def link_field(entity: Entity, linked: str) -> str | None:
+    """The field of `entity` that links its items to one of `linked`, if it has one."""
+    return next((f for f in LINK_FIELDS.get(linked, ()) if f in entity.fields), None)
+
+
 def _fields(names: str) -> frozenset[str]:
     return frozenset(names.split())
 

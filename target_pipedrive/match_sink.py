@@ -24,6 +24,8 @@ from target_pipedrive.matching import (
 if t.TYPE_CHECKING:
     from target_pipedrive.client import Writer
     from target_pipedrive.entities import Entity
+    from target_pipedrive.links import Link
+    from target_pipedrive.lookups import Lookups
 
 
 class Refused(ValueError):
@@ -35,8 +37,12 @@ class MatchingSink(RecordSink):
 
     entity: Entity
     writer: Writer
+    lookups: Lookups
     load_method: str
+    null_values: str
     match_key: str | None
+    links: list[Link]
+    on_missing_link: str
 
     def _key_from_schema(self) -> str | None:
         """The SCHEMA's key property as the match key, when it can be one; else one warning."""
@@ -65,20 +71,15 @@ class MatchingSink(RecordSink):
         )
         return None
 
-    @functools.cached_property
+    @property
     def definitions(self) -> list[dict[str, t.Any]]:
-        """The entity's field definitions (read once), empty for an entity without them."""
-        if self.entity.definitions is None:
-            return []
-        return self.writer.definitions(self.entity.definitions, self.logger)
+        """The entity's field definitions (read once per run), empty for an entity without them."""
+        return self.lookups.definitions(self.entity, self.writer, self.logger)
 
-    @functools.cached_property
+    @property
     def custom(self) -> CustomFieldWriter | None:
         """The entity's custom fields, when its bodies take them."""
-        if not self.entity.custom_fields:
-            return None
-        fields = [f for row in self.definitions if (f := CustomField.from_definition(row))]
-        return CustomFieldWriter(fields, reserved=self.entity.schema["properties"])
+        return self.lookups.custom(self.entity, self.writer, self.logger)
 
     # --- matching ---
 
@@ -98,46 +99,31 @@ class MatchingSink(RecordSink):
             raise ConfigError(msg)
         return field
 
-    @functools.cached_property
+    @property
     def index(self) -> MatchIndex:
-        """Match key value -> items, from one complete read of the entity's list.
+        """Match key value -> items, from one complete read of the entity's list (per run).
 
         A read that fails or stops short raises IncompleteIndex: a record whose item sat on
         an unread page would otherwise be created again.
         """
-        index = MatchIndex(t.cast("str", self.match_key))
-        for row in self._read_all():
-            for key in self._keys_of_item(row):
-                index.add(key, row)
-        return index
+        key = t.cast("str", self.match_key)
+        read = functools.partial(self._read_all, self.entity, "match against")
+        return self.lookups.index(self.entity, key, self.match_field, read)
 
-    def _read_all(self) -> list[dict[str, t.Any]]:
+    def _read_all(self, entity: Entity, purpose: str) -> list[dict[str, t.Any]]:
         # The whole list, not an incremental window: an item written a second ago must be
         # found too.
         try:
-            return self.writer.read_list(self.entity.listing)
+            return self.writer.read_list(entity.listing)
         except RunStoppingError:
             raise
         except READ_ERRORS as error:
             msg = (
                 f"Stream '{self.stream_name}': stopped before writing any record: the list of "
-                f"{self.entity.name} to match against could not be read in full "
-                f"({error}). Nothing was created in place of an item that could not be "
-                "looked up; run again later."
+                f"{entity.name} to {purpose} could not be read in full ({error}). Nothing was "
+                "created in place of an item that could not be looked up; run again later."
             )
             raise IncompleteIndex(msg) from None
-
-    def _keys_of_item(self, item: t.Mapping[str, t.Any]) -> list[t.Any]:
-        if self.match_field is not None:
-            value = (item.get("custom_fields") or {}).get(self.match_field.code)
-            if isinstance(value, dict):
-                value = value.get("value")
-            return [] if value is None else [value]
-        if self.match_key == "email":
-            emails = item.get("emails") or []
-            return [e["value"] for e in emails if isinstance(e, dict) and e.get("value")]
-        value = item.get(t.cast("str", self.match_key))
-        return [] if value is None else [value]
 
     def _key_of_record(self, record: t.Mapping[str, t.Any]) -> t.Any:
         if self.match_field is not None:
@@ -186,9 +172,81 @@ class MatchingSink(RecordSink):
         return (None, None) if found is None else (found["id"], found)
 
     def _remember(self, record: t.Mapping[str, t.Any], item: t.Any) -> None:
-        """Keep a written item in the index, so that later records match it."""
-        if self.match_key is None or "index" not in self.__dict__ or not isinstance(item, dict):
+        """Keep a written item in the run's indexes, so that later records match it."""
+        self.lookups.written(self.entity, item)
+        if self.match_key is None or not isinstance(item, dict):
             return
         value = jsonable(self._key_of_record(record))
-        if usable_key_value(value):
+        if usable_key_value(value):  # under the record's value too, whatever the answer shows
             self.index.remember(value, item)
+
+    # --- links ---
+
+    def _link_field(self, link: Link) -> CustomField | None:
+        """The custom field a link's `match_key` is; None for `id` or a standard field."""
+        entity, key = link.entity, link.match_key
+        if key in ("id", "email", *entity.natural_keys, *entity.schema["properties"]):
+            return None
+        custom = self.lookups.custom(entity, self.writer, self.logger)
+        field = custom.field(key) if custom is not None else None
+        if field is None:
+            msg = (
+                f"Stream '{self.stream_name}': link {link.column!r}: match_key {key!r} is "
+                f"neither a field nor a custom field of {entity.name}."
+            )
+            raise ConfigError(msg)
+        return field
+
+    def _link_index(self, link: Link) -> MatchIndex:
+        read = functools.partial(self._read_all, link.entity, "link to")
+        return self.lookups.index(link.entity, link.match_key, self._link_field(link), read)
+
+    def linked(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The record with each link column replaced by the id of the item it names.
+
+        A NULL link follows `null_values`; a value no item holds refuses the record, or with
+        `on_missing_link: skip_link` leaves that field out; a value several hold refuses it.
+        """
+        if not self.links:
+            return record
+        indexes = [self._link_index(link) for link in self.links]  # all read before a write
+        out = {k: v for k, v in record.items() if k not in {link.column for link in self.links}}
+        for link, index in zip(self.links, indexes, strict=True):
+            if link.column not in record:
+                continue
+            value = jsonable(record[link.column])
+            if value is None:
+                if self.null_values == "clear":
+                    out[link.field] = None
+                continue
+            if not usable_key_value(value):
+                msg = (
+                    f"a value of the wrong type for the link {link.column!r}: {value!r} (text or "
+                    "a number expected)"
+                )
+                raise Refused(msg)
+            items = index.items(value)
+            if len(items) == 1:
+                out[link.field] = items[0]["id"]
+                continue
+            if items:
+                ids = ", ".join(str(i["id"]) for i in items)
+                msg = (
+                    f"link {link.column!r} value {value!r} matches {len(items)} "
+                    f"{link.entity.name} by {link.match_key!r} (ids {ids}): the record was not "
+                    "written; make the value unique in Pipedrive."
+                )
+                raise Refused(msg)
+            missing = (
+                f"link {link.column!r} value {value!r} matches no {link.entity.name} by "
+                f"{link.match_key!r}"
+            )
+            if self.on_missing_link != "skip_link":
+                raise Refused(f"{missing}: the record was not written (on_missing_link: reject).")
+            self.logger.warning(
+                "Stream '%s': %s: written without `%s` (on_missing_link: skip_link).",
+                self.stream_name,
+                missing,
+                link.field,
+            )
+        return out

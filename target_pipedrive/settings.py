@@ -9,8 +9,14 @@ from __future__ import annotations
 import difflib
 import typing as t
 
+from target_pipedrive.entities import ENTITIES, link_field
+
 #: The keys of one `streams` entry.
-STREAM_KEYS = ("entity", "match_key", "load_method", "null_values")
+STREAM_KEYS = ("entity", "match_key", "load_method", "null_values", "links", "on_missing_link")
+#: The keys of one link (`streams.<stream>.links.<column>`).
+LINK_KEYS = ("entity", "match_key", "field")
+#: What a link value no item holds does: refuse the record, or write it without that link.
+ON_MISSING_LINK = ("reject", "skip_link")
 #: How a record is written: update what it matches, else create (`upsert`); or create always.
 LOAD_METHODS = ("upsert", "append-only")
 #: What a null column does: nothing (`skip`), or clear the field (`clear`).
@@ -47,6 +53,54 @@ def unknown_key_errors(config: t.Mapping[str, t.Any], known: t.Collection[str]) 
                 for key in entry
                 if key not in STREAM_KEYS
             ]
+            links = entry.get("links")
+            for column, link in links.items() if isinstance(links, t.Mapping) else ():
+                if isinstance(link, t.Mapping):
+                    where = f"streams.{stream}.links.{column}"
+                    errors += [
+                        f"Unknown setting `{key}` in `{where}`{_closest(key, LINK_KEYS)}."
+                        for key in link
+                        if key not in LINK_KEYS
+                    ]
+    return errors
+
+
+def link_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """What makes a link unusable, found before any request.
+
+    Its entity must be one, and the stream's entity must have a field linking to it (or the
+    link names one with `field`). Whether `match_key` is a field of the linked entity needs
+    its field definitions: it is checked when they are read, before the stream's first write.
+    """
+    streams = config.get("streams")
+    errors: list[str] = []
+    for stream, entry in streams.items() if isinstance(streams, t.Mapping) else ():
+        links = entry.get("links") if isinstance(entry, t.Mapping) else None
+        entity = ENTITIES.get(str(entry.get("entity") or stream)) if entry else None
+        for column, link in links.items() if isinstance(links, t.Mapping) else ():
+            where = f"`streams.{stream}.links.{column}`"
+            if not isinstance(link, t.Mapping) or set(link) - set(LINK_KEYS):
+                continue  # the JSON schema or the unknown key says it
+            missing = [key for key in ("entity", "match_key") if not link.get(key)]
+            if missing:
+                errors.append(f"{where} needs {' and '.join(f'`{k}`' for k in missing)}.")
+                continue
+            linked, field = str(link["entity"]), link.get("field")
+            if linked not in ENTITIES:
+                known = _closest(linked, ENTITIES) or f" (one of {', '.join(sorted(ENTITIES))})"
+                errors.append(f"{where}: `entity` {linked!r} is no Pipedrive entity{known}.")
+            elif entity is None:
+                continue  # the stream's own entity is reported when its records arrive
+            elif field is not None and field not in entity.fields:
+                errors.append(
+                    f"{where}: `field` {field!r} is not a writable field of {entity.name}"
+                    f"{_closest(str(field), entity.fields)}."
+                )
+            elif field is None and link_field(entity, linked) is None:
+                errors.append(
+                    f"{where}: {entity.name} have no field linking them to {linked}: name the "
+                    "field receiving the id with `field`."
+                )
     return errors
 
 

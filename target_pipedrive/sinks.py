@@ -15,6 +15,7 @@ from target_pipedrive.fields import (
     jsonable,
     option_id,
 )
+from target_pipedrive.links import links_of
 from target_pipedrive.match_sink import MatchingSink, Refused
 from target_pipedrive.matching import (
     normal,
@@ -26,6 +27,7 @@ if t.TYPE_CHECKING:
     from singer_sdk import Target
 
     from pipedrive_api.client import PipedriveClient
+    from target_pipedrive.lookups import Lookups
 
 
 class Run(t.Protocol):
@@ -33,6 +35,7 @@ class Run(t.Protocol):
 
     client: PipedriveClient
     config: t.Mapping[str, t.Any]
+    lookups: Lookups
 
     def stream_settings(self, stream_name: str) -> dict[str, t.Any]:
         """A stream's `streams` entry."""
@@ -45,6 +48,9 @@ class Run(t.Protocol):
 
     def stop(self, error: Exception) -> t.NoReturn:
         """End the run on a fatal error."""
+
+    def hold(self, sink: EntitySink, record: dict[str, t.Any]) -> None:
+        """Keep a record of a stream with links, to write once its parents are written."""
 
 
 #: Columns that steer the write rather than carry a value.
@@ -98,8 +104,11 @@ class EntitySink(MatchingSink):
         self.load_method = stream_setting(self.config, settings, "load_method", "upsert")
         self.null_values = stream_setting(self.config, settings, "null_values", "skip")
         self.match_key: str | None = settings.get("match_key")
+        self.links = links_of(settings, self.entity)
+        self.on_missing_link = stream_setting(self.config, settings, "on_missing_link", "reject")
         self.tally = self.target.tally(self.stream_name)
         self.writer = Writer(self.target.client)
+        self.lookups = self.target.lookups
         self._reported: set[str] = set()
         if self.load_method == "upsert" and self.match_key is None:
             self.match_key = self._key_from_schema()
@@ -181,7 +190,19 @@ class EntitySink(MatchingSink):
 
     # --- writing ---
 
+    @property
+    def linked_entities(self) -> set[str]:
+        """The entities this stream's links point at."""
+        return {link.entity.name for link in self.links}
+
     def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
+        """Write the record; with links, once the streams it may link to are written."""
+        if self.links:
+            self.target.hold(self, record)
+        else:
+            self.write_record(record)
+
+    def write_record(self, record: dict[str, t.Any]) -> None:
         """Create, update, delete or skip the record; a refused record goes to the rejects."""
         try:
             self._write(record)
@@ -212,10 +233,10 @@ class EntitySink(MatchingSink):
                 self.tally.skipped += 1
                 return
             self.writer.write("DELETE", f"{entity.path}/{existing}", None, entity.delete_cost)
-            if "index" in self.__dict__:
-                self.index.forget(existing)
+            self.lookups.deleted(entity, existing)
             self.tally.deleted += 1
             return
+        record = self.linked(record)
         if existing is None:
             body = self.body(record, create=True)
             recover = functools.partial(self._created_by_lost_answer, record, body)
@@ -251,7 +272,7 @@ class EntitySink(MatchingSink):
         newest = self.writer.read(newest_items_path(self.entity.path), self.entity.listing.cost)
         if self.match_key is not None:
             key = normal(self._match_value(record))
-            found = [i for i in newest or [] if key in map(normal, self._keys_of_item(i))]
+            found = [i for i in newest or [] if key in map(normal, self.index.keys_of(i))]
         else:
             found = [i for i in newest or [] if holds(i, body)]
         return found[0] if found else None

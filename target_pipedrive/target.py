@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import tempfile
 import typing as t
 from pathlib import Path
 
@@ -21,11 +22,14 @@ from tap_pipedrive.config import SECRET_SETTINGS, SETTINGS, credentials_errors, 
 from target_pipedrive.client import UnknownOutcome
 from target_pipedrive.entities import ENTITIES
 from target_pipedrive.fields import jsonable
+from target_pipedrive.lookups import Lookups
 from target_pipedrive.match_sink import Refused
 from target_pipedrive.matching import IncompleteIndex
 from target_pipedrive.settings import (
     LOAD_METHODS,
     NULL_VALUES,
+    ON_MISSING_LINK,
+    link_errors,
     load_method_errors,
     unknown_key_errors,
 )
@@ -155,6 +159,21 @@ class TargetPipedrive(Target):
                             th.Property(
                                 "null_values", th.StringType, allowed_values=list(NULL_VALUES)
                             ),
+                            th.Property(
+                                "links",
+                                th.ObjectType(
+                                    additional_properties=th.ObjectType(
+                                        th.Property("entity", th.StringType),
+                                        th.Property("match_key", th.StringType),
+                                        th.Property("field", th.StringType),
+                                    )
+                                ),
+                            ),
+                            th.Property(
+                                "on_missing_link",
+                                th.StringType,
+                                allowed_values=list(ON_MISSING_LINK),
+                            ),
                         )
                     ),
                     title="Streams",
@@ -163,7 +182,23 @@ class TargetPipedrive(Target):
                         f"{', '.join(_ENTITY_NAMES)}; default: the stream's name), `match_key` "
                         "(a custom field holding the warehouse id, by name or code; or `email` "
                         "for persons, `name` for organizations; default: the SCHEMA's key "
-                        "property when it is one of those), `load_method` and `null_values`."
+                        "property when it is one of those), `load_method`, `null_values`, "
+                        "`on_missing_link`, and `links`: per column holding another item's "
+                        "key, `{entity, match_key, field}` (the id found by `match_key` among "
+                        "`entity`'s items goes into `field`, by default `org_id`, a lead's "
+                        "`organization_id`, `person_id`, `deal_id` or `lead_id`)."
+                    ),
+                ),
+                th.Property(
+                    "on_missing_link",
+                    th.StringType,
+                    default="reject",
+                    allowed_values=list(ON_MISSING_LINK),
+                    title="On missing link",
+                    description=(
+                        "A link value no item holds: `reject` the record (to the rejects file), "
+                        "or `skip_link`: write it without that link. A value several items hold "
+                        "is always a reject. A stream's `on_missing_link` overrides this one."
                     ),
                 ),
                 th.Property(
@@ -204,9 +239,14 @@ class TargetPipedrive(Target):
         # One request at a time: the burst window and the rejects file are shared.
         self.max_parallelism = 1
         self._tallies: dict[str, Tally] = {}
+        self.lookups = Lookups()
+        #: The records of streams with links, held until the end of the input (on disk).
+        self._held: dict[EntitySink, t.IO[str]] = {}
+        #: The last STATE received before the first held record: all it covers is written.
+        self._covered_state: dict[str, t.Any] | None = None
         # This run's rejects only: a rerun does not add the same lines again.
         self._rejects_path.unlink(missing_ok=True)
-        self.message_reader.before_stop = self.drain_all  # type: ignore[attr-defined]
+        self.message_reader.before_stop = self._finish  # type: ignore[attr-defined]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Add the checks JSON schema cannot express: credentials and an https root."""
@@ -217,6 +257,7 @@ class TargetPipedrive(Target):
         errors += credentials_errors(self.config, "TARGET_PIPEDRIVE")
         errors += root_url_errors(self.config)
         errors += unknown_key_errors(self.config, self.config_jsonschema["properties"])
+        errors += link_errors(self.config)
         for name in SECRET_SETTINGS:
             secret = self.config.get(name)
             if secret:
@@ -304,8 +345,65 @@ class TargetPipedrive(Target):
             self.tally(stream_name).refused += 1
             self.reject(stream_name, record, str(error))
 
+    # --- links: parents first ---
+
+    def hold(self, sink: EntitySink, record: dict[str, t.Any]) -> None:
+        """Keep a record of a stream with links until the end of the input.
+
+        A stream it links to may start at any point of the input (its SCHEMA after these
+        records), so linked streams are written last, parents first. Held records go to a
+        temporary file, not memory: a large child table costs disk, not RAM.
+        """
+        spool = self._held.get(sink)
+        if spool is None:
+            spool = self._held[sink] = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        spool.write(json.dumps(jsonable(record), default=str) + "\n")
+
+    def _release_held(self) -> None:
+        """Write the held records, a stream after every held stream writing what it links to.
+
+        Among streams linking to each other (a cycle), the first to arrive goes first.
+        """
+        pending = list(self._held)
+        while pending:
+            sink = next(
+                (
+                    s
+                    for s in pending
+                    if not s.linked_entities & {o.entity.name for o in pending if o is not s}
+                ),
+                pending[0],
+            )
+            pending.remove(sink)
+            spool = self._held[sink]
+            spool.seek(0)
+            for line in spool:
+                sink.write_record(json.loads(line))
+        for spool in self._held.values():
+            spool.close()
+        self._held.clear()
+
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
+        super()._process_state_message(message_dict)
+        if not self._held:
+            self._covered_state = self._latest_state
+
+    def _write_state_message(self, state: dict[str, t.Any]) -> None:
+        """Emit a STATE only once every record it covers is written (none still held)."""
+        if self._held:
+            if not self._covered_state:
+                return
+            state = self._covered_state
+        super()._write_state_message(state)
+
+    def _finish(self) -> None:
+        """Write every record received (held ones included), and emit the STATE covering them."""
+        self._release_held()
+        self.drain_all()
+
     def process_endofpipe(self) -> None:
         """Finish the sinks, log the summary, and fail the run for rejects unless allowed."""
+        self._release_held()
         super().process_endofpipe()
         self.summarize()
         by_pipedrive = sum(tally.rejected for tally in self._tallies.values())
