@@ -5,6 +5,11 @@ tests/test_postgres.py), read by meltanolabs-tap-postgres INCREMENTAL on `update
 by target-pipedrive (companies by name, contacts by email). After three rows change in SQL, the
 second run sends exactly three PATCH requests: tap-postgres also re-sends the rows sharing the
 bookmark's `updated_at`, and the target skips those, as Pipedrive has them already.
+
+Then links (issue 20): companies, contacts and deals keyed by the warehouse's keys, which
+Pipedrive holds in text custom fields; the contacts' and deals' key columns become org_id and
+person_id. Every deal lands linked, a rerun writes nothing, and one deal moved to another
+company in SQL is one PATCH.
 """
 
 from __future__ import annotations
@@ -153,3 +158,143 @@ def test_warehouse_rows_are_upserted_and_only_changed_rows_are_patched(postgres,
 
 def item_field(emu: Emulator, entity: str, item_id: int, field: str) -> t.Any:
     return next(r[field] for r in emu.records(entity) if r["id"] == item_id)
+
+
+# --- Links: deals pointing at companies and contacts by the warehouse's keys -------------------
+
+#: company_key -> name; contact_key -> (email, name, company_key); deal_key -> (title, value,
+#: company_key, contact_key). Pipedrive holds each warehouse key in a text custom field.
+LINKED_COMPANIES = {"CO-1": "Fjord Robotics", "CO-2": "Danube Freight", "CO-3": "Atlas Dental"}
+LINKED_CONTACTS = {
+    "CT-1": ("ines@fjord.example", "Ines Dahl", "CO-1"),
+    "CT-2": ("milan@danube.example", "Milan Horvat", "CO-2"),
+    "CT-3": ("ruth@atlas.example", "Ruth Amsel", "CO-3"),
+    "CT-4": ("tor@fjord.example", "Tor Lund", "CO-1"),
+}
+LINKED_DEALS = {
+    "D-1": ("Fjord arm retrofit", 12000, "CO-1", "CT-1"),
+    "D-2": ("Danube fleet tracking", 8000, "CO-2", "CT-2"),
+    "D-3": ("Atlas clinic rollout", 30000, "CO-3", "CT-3"),
+    "D-4": ("Fjord spare parts", 1500, "CO-1", "CT-4"),
+    "D-5": ("Danube cold chain", 22000, "CO-2", "CT-2"),
+}
+KEY_FIELDS = {"organizations": "Company key", "persons": "Contact key", "deals": "Deal key"}
+LINKED_SQL = [
+    "CREATE SCHEMA sales",
+    "CREATE TABLE sales.companies (company_key text PRIMARY KEY, name text NOT NULL)",
+    "CREATE TABLE sales.contacts (contact_key text PRIMARY KEY, email text NOT NULL, "
+    "name text NOT NULL, company_key text NOT NULL REFERENCES sales.companies)",
+    "CREATE TABLE sales.deals (deal_key text PRIMARY KEY, title text NOT NULL, "
+    "value integer NOT NULL, company_key text NOT NULL REFERENCES sales.companies, "
+    "contact_key text NOT NULL REFERENCES sales.contacts)",
+    *(f"INSERT INTO sales.companies VALUES ({literals(row)})" for row in LINKED_COMPANIES.items()),
+    *(
+        f"INSERT INTO sales.contacts VALUES ({literals((key, *row))})"
+        for key, row in LINKED_CONTACTS.items()
+    ),
+    *(
+        f"INSERT INTO sales.deals VALUES ('{key}', '{title}', {value}, '{company}', '{contact}')"
+        for key, (title, value, company, contact) in LINKED_DEALS.items()
+    ),
+]
+TO_COMPANY = {"entity": "organizations", "match_key": "Company key"}
+TO_CONTACT = {"entity": "persons", "match_key": "Contact key"}
+#: The target's `streams`: each table matched by its key's custom field; the link columns
+#: (`company_key` of contacts and deals, `contact_key` of deals) become org_id and person_id.
+LINKED_STREAMS = {
+    "sales-companies": TO_COMPANY,
+    "sales-contacts": {**TO_CONTACT, "links": {"company_key": TO_COMPANY}},
+    "sales-deals": {
+        "entity": "deals",
+        "match_key": "Deal key",
+        "links": {"company_key": TO_COMPANY, "contact_key": TO_CONTACT},
+    },
+}
+
+
+@pytest.fixture
+def sales() -> t.Iterator[Postgres]:
+    """The three tables, read FULL_TABLE: every run sends every row again."""
+    installed(*PLUGINS)
+    with throwaway_postgres() as pg:
+        pg.query(*LINKED_SQL)
+        yield pg
+
+
+def run_linked(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
+    env = meltano_env(
+        project,
+        TAP_POSTGRES_HOST="127.0.0.1",
+        TAP_POSTGRES_PORT=str(pg.port),
+        TAP_POSTGRES_USER="postgres",
+        TAP_POSTGRES_PASSWORD="unused",  # trust authentication
+        TAP_POSTGRES_DATABASE="postgres",
+        TAP_POSTGRES_FILTER_SCHEMAS=json.dumps(["sales"]),
+        TAP_POSTGRES__SELECT=json.dumps([f"{stream}.*" for stream in LINKED_STREAMS]),
+        TARGET_PIPEDRIVE_API_URL=emu.url,
+        TARGET_PIPEDRIVE_API_TOKEN=TOKEN,
+        TARGET_PIPEDRIVE_STREAMS=json.dumps(LINKED_STREAMS),
+        TARGET_PIPEDRIVE_REJECTS_FILE=str(rejects),
+    )
+    meltano(project, env, "run", "tap-postgres", "target-pipedrive")
+
+
+def by_key(emu: Emulator, entity: str, code: str) -> dict[str, dict[str, t.Any]]:
+    """The emulator's items of an entity that hold a warehouse key, by that key."""
+    return {
+        r["custom_fields"][code]: r for r in emu.records(entity) if r["custom_fields"].get(code)
+    }
+
+
+def test_deals_land_linked_to_their_company_and_contact_and_only_a_changed_link_is_patched(
+    sales, project, tmp_path
+):
+    with Emulator(seed=5, scale=40, api_token=TOKEN) as emu:
+        code = {
+            entity: emu.add_field(entity, name, "varchar") for entity, name in KEY_FIELDS.items()
+        }
+        rejects = tmp_path / "rejects.jsonl"
+
+        # First run: every row is created, each contact and deal pointing at its parents.
+        run_linked(project, sales, emu, rejects)
+        assert sorted(writes(emu)) == sorted(
+            [("POST", "/api/v2/organizations")] * len(LINKED_COMPANIES)
+            + [("POST", "/api/v2/persons")] * len(LINKED_CONTACTS)
+            + [("POST", "/api/v2/deals")] * len(LINKED_DEALS)
+        )
+        orgs = by_key(emu, "organizations", code["organizations"])
+        persons = by_key(emu, "persons", code["persons"])
+        deals = by_key(emu, "deals", code["deals"])
+        assert {key: org["name"] for key, org in orgs.items()} == LINKED_COMPANIES
+        assert {
+            key: (p["emails"][0]["value"], p["name"], p["org_id"]) for key, p in persons.items()
+        } == {
+            key: (email, name, orgs[company]["id"])
+            for key, (email, name, company) in LINKED_CONTACTS.items()
+        }
+        assert {
+            key: (d["title"], d["value"], d["org_id"], d["person_id"]) for key, d in deals.items()
+        } == {
+            key: (title, value, orgs[company]["id"], persons[contact]["id"])
+            for key, (title, value, company, contact) in LINKED_DEALS.items()
+        }
+        assert not rejects.exists() or rejects.read_text() == ""
+
+        # Rerun: every row arrives again, and Pipedrive already holds each of them.
+        emu.clear_log()
+        run_linked(project, sales, emu, rejects)
+        assert writes(emu) == []
+
+        # One deal moves to another company: one PATCH, of its org_id alone.
+        before = {r["id"]: r for r in emu.records("deals")}
+        sales.query("UPDATE sales.deals SET company_key = 'CO-3' WHERE deal_key = 'D-2'")
+        emu.clear_log()
+        run_linked(project, sales, emu, rejects)
+        moved = deals["D-2"]["id"]
+        assert writes(emu) == [("PATCH", f"/api/v2/deals/{moved}")]
+        after = {r["id"]: r for r in emu.records("deals")}
+        assert after[moved]["org_id"] == orgs["CO-3"]["id"]
+        unchanged = ("org_id", "update_time")
+        assert {
+            i: {k: v for k, v in r.items() if k not in unchanged} for i, r in after.items()
+        } == {i: {k: v for k, v in r.items() if k not in unchanged} for i, r in before.items()}
