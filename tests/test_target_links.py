@@ -255,7 +255,7 @@ def test_a_link_setting_that_cannot_work_is_a_config_error_before_any_request(
     config = target_config(emu, tmp_path, streams=streams)
     result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [line, "Config validation failed"]
+    assert error_lines(result.stderr) == [f"Invalid config: {line}"]
     assert emu.requests == []
 
 

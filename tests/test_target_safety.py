@@ -313,7 +313,21 @@ def test_a_setting_no_one_reads_is_a_config_error_before_any_request(emu, tmp_pa
     config = target_config(emu, tmp_path, **settings)
     result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [line, "Config validation failed"]
+    assert error_lines(result.stderr) == [f"Invalid config: {line}"]
+    assert emu.requests == []
+
+
+def test_every_config_error_is_said_in_one_line(emu, tmp_path):
+    settings = {"null_value": "clear", "load_method": "overwrite"}
+    config = target_config(emu, tmp_path, **settings)
+    result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        "Invalid config: `load_method` is 'overwrite': target-pipedrive writes by `upsert` (the "
+        "default) or `append-only`, and never deletes the items an input lacks; Unknown setting "
+        "`null_value` (did you mean `null_values`?)."
+    ]
+    assert "Traceback" not in result.stderr
     assert emu.requests == []
 
 
