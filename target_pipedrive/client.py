@@ -53,10 +53,16 @@ class Writer:
         it finds is returned instead of trying again.
         """
         prepared = self.client.request(method, path, json=body)
-        response = self.client.retrying(self._send_once)(prepared, recover)
+        lost: list[BaseException] = []  # the tries whose answer never came
+        response = self.client.retrying(self._send_once)(prepared, recover, lost)
         if isinstance(response, Recovered):
             self.tokens += cost  # the lost try was done, and charged
             return response.data
+        if method == "DELETE" and response.status_code == 404 and lost:
+            # A try whose answer was lost deleted the item: it is gone, as asked. (An update
+            # is sent again as it is: the same fields set to the same values change nothing.)
+            self.tokens += cost
+            return None
         if response.status_code != 404:  # 2xx and 400: Pipedrive did the work and charged
             self.tokens += cost
         if response.status_code in REJECTED_STATUSES:
@@ -68,13 +74,18 @@ class Writer:
         return self.write("GET", path, None, cost)
 
     def _send_once(
-        self, prepared: requests.PreparedRequest, recover: t.Callable[[], t.Any] | None
+        self,
+        prepared: requests.PreparedRequest,
+        recover: t.Callable[[], t.Any] | None,
+        lost: list[BaseException],
     ) -> requests.Response | Recovered:
         """One try; what is neither a success nor a rejection raises for the retry policy."""
         self.requests += 1
         try:
             response = self.client.transmit(prepared.copy())
         except requests.exceptions.RequestException as error:
+            if outcome_unknown(error):
+                lost.append(error)
             if recover is not None and outcome_unknown(error):
                 try:
                     found = recover()

@@ -185,7 +185,7 @@ class MatchingSink(RecordSink):
     def _link_field(self, link: Link) -> CustomField | None:
         """The custom field a link's `match_key` is; None for `id` or a standard field."""
         entity, key = link.entity, link.match_key
-        if key in ("id", "email", *entity.natural_keys, *entity.schema["properties"]):
+        if key in ("id", *entity.natural_keys, *entity.schema["properties"]):
             return None
         custom = self.lookups.custom(entity, self.writer, self.logger)
         field = custom.field(key) if custom is not None else None

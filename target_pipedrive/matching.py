@@ -60,7 +60,7 @@ class MatchIndex:
     def items(self, key: t.Any) -> list[dict[str, t.Any]]:
         """Every item holding the key, by id."""
         found = self._items.get(normal(key)) or {}
-        return [found[i] for i in sorted(found, key=str)]
+        return [found[i] for i in sorted(found)]  # an entity's ids are all numbers, or all text
 
     def add(self, key: t.Any, item: dict[str, t.Any]) -> None:
         """Index an item under one of its keys (an item listed twice counts once)."""

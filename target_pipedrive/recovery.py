@@ -3,6 +3,8 @@
 A timeout after sending, or a connection dropped before the answer, may follow a write that
 Pipedrive committed. Retrying a create blindly then makes a second item, so the target first
 looks for the item among the entity's newest ones, and tries again only if it is not there.
+An update is sent again as it is: the same fields set to the same values change nothing. A
+delete sent again finds the item gone (404): that counts as deleted, not as a reject.
 """
 
 from __future__ import annotations

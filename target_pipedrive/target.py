@@ -11,7 +11,6 @@ from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.json import deserialize_json
@@ -249,7 +248,10 @@ class TargetPipedrive(Target):
         self.message_reader.before_stop = self._finish  # type: ignore[attr-defined]
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Add the checks JSON schema cannot express: credentials and an https root."""
+        """Add the checks JSON schema cannot express; report every error in one line.
+
+        Credentials, an https root, unknown keys, `overwrite`, links.
+        """
         errors = super()._validate_config(raise_errors=False)
         overwrite = load_method_errors(self.config)
         if overwrite:  # said better than by the JSON schema's enum
@@ -263,7 +265,8 @@ class TargetPipedrive(Target):
             if secret:
                 errors = [error.replace(str(secret), "********") for error in errors]
         if errors and raise_errors:
-            raise ConfigValidationError("Config validation failed", errors=errors)
+            # One line, as the tap says it (the SDK would log each error, then a line of its own).
+            raise ConfigError(f"Invalid config: {'; '.join(e.rstrip('.') for e in errors)}.")
         return errors
 
     @functools.cached_property

@@ -255,8 +255,22 @@ def test_a_link_setting_that_cannot_work_is_a_config_error_before_any_request(
     config = target_config(emu, tmp_path, streams=streams)
     result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [line, "Config validation failed"]
+    assert error_lines(result.stderr) == [f"Invalid config: {line}"]
     assert emu.requests == []
+
+
+def test_a_link_match_key_the_linked_entity_lacks_stops_the_stream_before_any_write(emu, tmp_path):
+    link = {"entity": "organizations", "match_key": "Company key"}  # no such field here
+    config = target_config(emu, tmp_path, streams={"contacts": contacts(company=link)})
+    rows = [{"email": "k@warehouse.example", "company": "K-1"}]
+    result = run_cli(config, messages("contacts", rows), tmp_path)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        "Stream 'contacts': link 'company': match_key 'Company key' is neither a field nor a "
+        "custom field of organizations."
+    ]
+    assert "Traceback" not in result.stderr
+    assert writes(emu) == []
 
 
 # --- the index links read ---

@@ -211,6 +211,25 @@ def test_a_v1_create_whose_connection_dropped_is_found_by_the_fields_sent(emu, t
     assert writes(emu) == [("POST", "/v1/notes", 200)]
 
 
+def test_a_delete_whose_answer_was_lost_counts_as_deleted_when_the_retry_finds_it_gone(
+    emu, tmp_path
+):
+    (org_id,) = emu.add("organizations", 1)
+    emu.clear_log()
+    emu.inject(f"{ORGS}/{org_id}", "drop_after_commit")
+    record = {"id": org_id, "_sdc_deleted_at": "2026-01-02T03:04:05Z"}
+    config = target_config(emu, tmp_path, hard_delete=True)
+    result = run_cli(config, messages("organizations", [record]), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert writes(emu) == [("DELETE", f"{ORGS}/{org_id}", 200), ("DELETE", f"{ORGS}/{org_id}", 404)]
+    assert org_id not in emu.all_ids("organizations")
+    assert rejects(tmp_path / "rejects.jsonl") == []
+    assert summary(result.stderr, "organizations").startswith(
+        "Stream 'organizations': created 0, updated 0, deleted 1, skipped 0, refused by "
+        "Pipedrive 0, refused here 0;"
+    )
+
+
 def test_a_lost_answer_whose_look_up_fails_stops_without_sending_again(emu, tmp_path):
     emu.inject(PERSONS, "drop_after_commit", after=1)  # the POST, after the match index
     emu.inject(PERSONS, "status", status=403, after=2)  # the look-up after it
@@ -313,7 +332,21 @@ def test_a_setting_no_one_reads_is_a_config_error_before_any_request(emu, tmp_pa
     config = target_config(emu, tmp_path, **settings)
     result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
     assert result.returncode == 1
-    assert error_lines(result.stderr) == [line, "Config validation failed"]
+    assert error_lines(result.stderr) == [f"Invalid config: {line}"]
+    assert emu.requests == []
+
+
+def test_every_config_error_is_said_in_one_line(emu, tmp_path):
+    settings = {"null_value": "clear", "load_method": "overwrite"}
+    config = target_config(emu, tmp_path, **settings)
+    result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
+    assert result.returncode == 1
+    assert error_lines(result.stderr) == [
+        "Invalid config: `load_method` is 'overwrite': target-pipedrive writes by `upsert` (the "
+        "default) or `append-only`, and never deletes the items an input lacks; Unknown setting "
+        "`null_value` (did you mean `null_values`?)."
+    ]
+    assert "Traceback" not in result.stderr
     assert emu.requests == []
 
 
