@@ -1618,3 +1618,18 @@ def test_delete_without_a_time_records_now_in_whole_seconds(fresh):
     deleted = datetime.datetime.strptime(entry["data"]["update_time"], "%Y-%m-%d %H:%M:%S")
     assert (entry["item"], entry["id"], entry["data"]["active_flag"]) == ("product", 2, False)
     assert start <= deleted.replace(tzinfo=UTC) <= end
+
+
+def test_an_added_custom_field_is_null_in_every_item_and_changes_no_other_value():
+    with Emulator(seed=5, scale=40) as plain:
+        before = plain.records("organizations")
+        definitions = plain.records("organizationFields")
+    with Emulator(seed=5, scale=40) as emu:  # the same data, the field added before any read
+        code = emu.add_field("organizations", "Company key", "varchar")
+        after = emu.records("organizations")
+        added = [d for d in emu.records("organizationFields") if d not in definitions]
+    assert [(d["field_code"], d["field_name"], d["field_type"]) for d in added] == [
+        (code, "Company key", "varchar")
+    ]
+    assert [r["custom_fields"].pop(code) for r in after] == [None] * len(before)
+    assert after == before
