@@ -38,8 +38,10 @@ $(MELTANO):
 	$(PYTHON) -m venv .venv-meltano
 	.venv-meltano/bin/pip install --quiet --disable-pip-version-check meltano==$(MELTANO_VERSION)
 
+# Through uv (Meltano's default backend, pinned): tests/test_meltano.py runs README's
+# `meltano install` in a fresh clone offline, from the uv cache this install fills.
 $(MELTANO_PLUGINS): $(MELTANO) meltano.yml pyproject.toml
-	$(MELTANO_OFFLINE) $(MELTANO) --log-level=warning install
+	$(MELTANO_OFFLINE) MELTANO_VENV_BACKEND=uv $(MELTANO) --log-level=warning install
 	touch $@
 
 meltano: $(MELTANO_PLUGINS)
