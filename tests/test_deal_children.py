@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import json
 import math
+import typing as t
 
 import pytest
 
@@ -105,8 +107,8 @@ def test_a_deal_change_is_a_row_keyed_by_its_integer_id(children_sync, emulator)
             "item_id": c["item_id"],
             "user_id": c["user_id"],
             "field_key": c["field_key"],
-            "old_value": None if c["old_value"] is None else str(c["old_value"]),
-            "new_value": None if c["new_value"] is None else str(c["new_value"]),
+            "old_value": c["old_value"],
+            "new_value": c["new_value"],
             "is_bulk_update_flag": c["is_bulk_update_flag"],
             "change_source": c["change_source"],
             "change_source_user_agent": c["change_source_user_agent"],
@@ -114,9 +116,61 @@ def test_a_deal_change_is_a_row_keyed_by_its_integer_id(children_sync, emulator)
         }
         for c in changes(emulator, [deal])
     }
-    rows = {r["id"]: r for r in children_sync.records("dealflow") if r["deal_id"] == deal}
+    rows = {
+        r["id"]: {
+            **r,
+            "old_value": read_back(r["old_value"]),
+            "new_value": read_back(r["new_value"]),
+        }
+        for r in children_sync.records("dealflow")
+        if r["deal_id"] == deal
+    }
     assert rows == expected
     assert all(type(key) is int for key in children_sync.ids("dealflow"))
+
+
+def read_back(text: str | None) -> t.Any:
+    """A value column as README.md ("History") documents it: text, numbers as written, lists
+    and objects as JSON (and booleans as JSON's true/false): decoded where it is JSON, else the
+    string itself."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def typed(value: t.Any) -> tuple[str, str]:
+    """A value with its JSON type (1 == True in Python; "1" and 1 differ in a column)."""
+    return type(value).__name__, json.dumps(value, sort_keys=True)
+
+
+def test_change_values_of_every_json_type_are_text_as_documented(children_sync, emulator):
+    deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
+    sent = {c["id"]: c for c in changes(emulator, deals)}
+    rows = children_sync.records("dealflow")
+    kinds = {
+        type(c[column]).__name__ for c in sent.values() for column in ("old_value", "new_value")
+    }
+    assert kinds == {"str", "int", "float", "bool", "NoneType", "list", "dict"}
+    for column in ("old_value", "new_value"):
+        assert all(isinstance(r[column], (str, type(None))) for r in rows)
+        # A string stays as it is (even one that reads as JSON); anything else is its JSON.
+        assert {
+            r["id"]: typed(
+                r[column] if isinstance(sent[r["id"]][column], str) else read_back(r[column])
+            )
+            for r in rows
+        } == {r["id"]: typed(sent[r["id"]][column]) for r in rows}
+    booleans = {
+        (c[column], r[column])
+        for r in rows
+        for c in [sent[r["id"]]]
+        for column in ("old_value", "new_value")
+        if isinstance(c[column], bool)
+    }
+    assert booleans == {(True, "true"), (False, "false")}
 
 
 def test_a_first_run_emits_no_change_older_than_start_date(emulator):
