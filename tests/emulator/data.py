@@ -638,13 +638,13 @@ class Persons(Table):
             }
             for i in range(between(rng, 0, 2))
         ]
-        # Every fifth person has one whatever the draw (drawn all the same: the values after it
-        # stay as they were), so that a small account has some.
         im = (
             [{"value": local, "primary": True, "label": pick(rng, IM_LABELS)}]
-            if (rng.random() < 0.2 or record_id % 5 == 1)
+            if (rng.random() < 0.2)
             else []
         )
+        if not im and record_id % 5 == 1:  # without a draw: the values after it stay as they were
+            im = [{"value": local, "primary": True, "label": IM_LABELS[record_id % 4]}]
         return {
             "id": record_id,
             "name": self.label(record_id),
