@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import json
 import math
+import typing as t
 
 import pytest
 
 from tests.conftest import TOKEN, a_moment_ago, changes, config_for, flow_ids
 from tests.emulator import Emulator
-from tests.singer_run import sync
+from tests.emulator.server import RequestLog
+from tests.singer_run import SyncResult, sync
 
 CHILDREN = ["deal_products", "deal_installments", "dealflow"]
 FLOW = "/v1/deals/{}/flow"
@@ -34,44 +37,60 @@ def at_each_bookmark(deals: list[dict]) -> set[int]:
     return ids
 
 
-def flow_requests(emulator) -> list[int]:
+def flow_requests(requests: list[RequestLog]) -> list[int]:
+    """The deal of each flow request."""
     return [
         int(r.path.split("/")[3])
-        for r in emulator.requests
+        for r in requests
         if r.path.startswith("/v1/deals/") and r.path.endswith("/flow")
     ]
 
 
 @pytest.fixture(scope="module")
-def children_sync(emulator):
+def children_run(emulator) -> tuple[SyncResult, list[RequestLog]]:
+    """Deals and their children, and the requests of that run (its own log window: the shared
+    emulator's log grows with whatever other tests run later)."""
     emulator.clear_log()
-    return sync(config_for(emulator), streams=["deals", *CHILDREN])
+    result = sync(config_for(emulator), streams=["deals", *CHILDREN])
+    return result, emulator.requests
 
 
-def test_deal_products_take_one_call_per_100_deals(children_sync, emulator):
-    calls = [r for r in emulator.requests if r.path == "/api/v2/deals/products"]
+@pytest.fixture(scope="module")
+def children_sync(children_run) -> SyncResult:
+    return children_run[0]
+
+
+@pytest.fixture(scope="module")
+def children_requests(children_run) -> list[RequestLog]:
+    return children_run[1]
+
+
+def test_deal_products_take_one_call_per_100_deals(children_requests, emulator):
+    calls = [r for r in children_requests if r.path == "/api/v2/deals/products"]
     expected = math.ceil(len(live_deals(emulator)) / 100)
     expected += math.ceil(len(archived_deals(emulator)) / 100)
     assert len(calls) == expected
     assert all(len(r.query["deal_ids"].split(",")) <= 100 for r in calls)
 
 
-def test_the_deals_list_is_read_once_for_all_child_streams(children_sync, emulator):
-    pages = [r for r in emulator.requests if r.path == "/api/v2/deals"]
+def test_the_deals_list_is_read_once_for_all_child_streams(children_requests, emulator):
+    pages = [r for r in children_requests if r.path == "/api/v2/deals"]
     listed = len([d for d in emulator.records("deals") if not d["is_archived"]])
     assert len(pages) == math.ceil(listed / 500)
-    assert len([r for r in emulator.requests if r.path == "/api/v2/deals/archived"]) == 1
+    assert len([r for r in children_requests if r.path == "/api/v2/deals/archived"]) == 1
 
 
-def test_dealflow_holds_every_change_of_every_deal_not_deleted(children_sync, emulator):
+def test_dealflow_holds_every_change_of_every_deal_not_deleted(
+    children_sync, children_requests, emulator
+):
     deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
     assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
     assert len(children_sync.records("dealflow")) == len(children_sync.ids("dealflow"))
-    assert sorted(flow_requests(emulator)) == sorted(deals)
+    assert sorted(flow_requests(children_requests)) == sorted(deals)
 
 
-def test_the_flow_is_asked_for_every_field_change_only(children_sync, emulator):
-    calls = [r for r in emulator.requests if r.path.endswith("/flow")]
+def test_the_flow_is_asked_for_every_field_change_only(children_requests):
+    calls = [r for r in children_requests if r.path.endswith("/flow")]
     assert calls
     assert {(r.query.get("items"), r.query.get("all_changes")) for r in calls} == {
         ("dealChange", "1")
@@ -88,8 +107,8 @@ def test_a_deal_change_is_a_row_keyed_by_its_integer_id(children_sync, emulator)
             "item_id": c["item_id"],
             "user_id": c["user_id"],
             "field_key": c["field_key"],
-            "old_value": None if c["old_value"] is None else str(c["old_value"]),
-            "new_value": None if c["new_value"] is None else str(c["new_value"]),
+            "old_value": c["old_value"],
+            "new_value": c["new_value"],
             "is_bulk_update_flag": c["is_bulk_update_flag"],
             "change_source": c["change_source"],
             "change_source_user_agent": c["change_source_user_agent"],
@@ -97,9 +116,61 @@ def test_a_deal_change_is_a_row_keyed_by_its_integer_id(children_sync, emulator)
         }
         for c in changes(emulator, [deal])
     }
-    rows = {r["id"]: r for r in children_sync.records("dealflow") if r["deal_id"] == deal}
+    rows = {
+        r["id"]: {
+            **r,
+            "old_value": read_back(r["old_value"]),
+            "new_value": read_back(r["new_value"]),
+        }
+        for r in children_sync.records("dealflow")
+        if r["deal_id"] == deal
+    }
     assert rows == expected
     assert all(type(key) is int for key in children_sync.ids("dealflow"))
+
+
+def read_back(text: str | None) -> t.Any:
+    """A value column as README.md ("History") documents it: text, numbers as written, lists
+    and objects as JSON (and booleans as JSON's true/false): decoded where it is JSON, else the
+    string itself."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def typed(value: t.Any) -> tuple[str, str]:
+    """A value with its JSON type (1 == True in Python; "1" and 1 differ in a column)."""
+    return type(value).__name__, json.dumps(value, sort_keys=True)
+
+
+def test_change_values_of_every_json_type_are_text_as_documented(children_sync, emulator):
+    deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
+    sent = {c["id"]: c for c in changes(emulator, deals)}
+    rows = children_sync.records("dealflow")
+    kinds = {
+        type(c[column]).__name__ for c in sent.values() for column in ("old_value", "new_value")
+    }
+    assert kinds == {"str", "int", "float", "bool", "NoneType", "list", "dict"}
+    for column in ("old_value", "new_value"):
+        assert all(isinstance(r[column], (str, type(None))) for r in rows)
+        # A string stays as it is (even one that reads as JSON); anything else is its JSON.
+        assert {
+            r["id"]: typed(
+                r[column] if isinstance(sent[r["id"]][column], str) else read_back(r[column])
+            )
+            for r in rows
+        } == {r["id"]: typed(sent[r["id"]][column]) for r in rows}
+    booleans = {
+        (c[column], r[column])
+        for r in rows
+        for c in [sent[r["id"]]]
+        for column in ("old_value", "new_value")
+        if isinstance(c[column], bool)
+    }
+    assert booleans == {(True, "true"), (False, "false")}
 
 
 def test_a_first_run_emits_no_change_older_than_start_date(emulator):
@@ -129,7 +200,7 @@ def test_an_incremental_run_reads_flows_only_of_the_deals_updated_since(fresh_em
     # The updated deals, plus the ones sharing the previous bookmark's second (at-least-once).
     assert second.ids("deals") == set(updated) | rereads
     deleted = {d["id"] for d in fresh_emulator.records("deals") if d["is_deleted"]}
-    assert set(flow_requests(fresh_emulator)) == (set(updated) | rereads) - deleted
+    assert set(flow_requests(fresh_emulator.requests)) == (set(updated) | rereads) - deleted
 
 
 def test_an_incremental_run_emits_the_changes_since_the_previous_runs_deals_window(

@@ -11,28 +11,27 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_pipedrive.client import PipedriveStream
-from tap_pipedrive.streams import STREAM_TYPES
 from tests.conftest import TOKEN, config_for
+from tests.emulator.server import RequestLog
 from tests.singer_run import SyncResult, discover, select, sync
+from tests.streams import BY_DEFAULT, LISTED_INCREMENTAL
+from tests.streams import STREAMS as DOCUMENTED
 
 # The streams off by default have tests of their own: deleted_records tests/test_deletions.py,
 # person_changes and organization_changes tests/test_history.py, deal_mail_messages
 # tests/test_deal_extras.py.
-BY_NAME = {stream.name: stream for stream in STREAM_TYPES if stream.selected_by_default}
 # dealflow: tests/test_deal_children.py; the assignments (two-column keys):
 # tests/test_per_parent.py; deal_stage_history: tests/test_history.py.
 SKIPPED = {"dealflow", "role_assignments", "permission_set_assignments", "deal_stage_history"}
-STREAMS = [name for name in BY_NAME if name not in SKIPPED]
+STREAMS = [name for name in BY_DEFAULT if name not in SKIPPED]
 #: Streams read one call per deal or product (tests/test_deal_extras.py).
 PER_ITEM = {"deal_participants", "deal_discounts", "product_variations"}
-INCREMENTAL = {
-    s.name for s in BY_NAME.values() if isinstance(s.replication_key, str) and s.windowed
-}
+INCREMENTAL = set(LISTED_INCREMENTAL)
 
 
 def expected_ids(emulator, stream: str) -> set:
     """What a full sync of a stream must emit: every record, live, deleted and archived."""
-    key = BY_NAME[stream].primary_keys[0]
+    key = DOCUMENTED[stream].key[0]
     if stream.endswith("_fields"):
         return {record[key] for record in emulator.records(stream)}
     if stream == "goals":  # active and inactive goals
@@ -65,37 +64,80 @@ def bookmark_second(result: SyncResult, stream: str) -> set:
     }
 
 
+def test_discovered_catalog_is_the_documented_stream_table(emulator):
+    entries = discover(config_for(emulator))["streams"]
+    found = {}
+    for entry in entries:
+        stream = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
+        found[entry["tap_stream_id"]] = (
+            tuple(entry["key_properties"]),
+            entry.get("replication_key"),
+            entry["replication_method"],
+            stream["selected-by-default"],
+        )
+    assert len(found) == len(entries)
+    assert found == {
+        name: (
+            row.key,
+            row.replication_key,
+            "INCREMENTAL" if row.incremental else "FULL_TABLE",
+            row.by_default,
+        )
+        for name, row in DOCUMENTED.items()
+    }
+
+
 @pytest.fixture(scope="module")
-def full_sync(emulator) -> SyncResult:
+def full_sync_run(emulator) -> tuple[SyncResult, list[RequestLog]]:
+    """A full sync of the default streams, and the requests it made (its own log window: the
+    shared emulator's log grows with whatever other tests run later)."""
     emulator.clear_log()
-    return sync(config_for(emulator))
+    result = sync(config_for(emulator))
+    return result, emulator.requests
+
+
+@pytest.fixture(scope="module")
+def full_sync(full_sync_run) -> SyncResult:
+    return full_sync_run[0]
+
+
+@pytest.fixture(scope="module")
+def full_sync_requests(full_sync_run) -> list[RequestLog]:
+    return full_sync_run[1]
+
+
+@pytest.fixture(scope="module")
+def rerun(full_sync, emulator) -> SyncResult:
+    """One run of every default stream from the full sync's final state."""
+    return sync(config_for(emulator), state=full_sync.final_state)
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_full_sync_emits_exactly_the_emulators_ids(full_sync, emulator, stream):
-    key = BY_NAME[stream].primary_keys[0]
+    key = DOCUMENTED[stream].key[0]
     assert full_sync.ids(stream, key) == expected_ids(emulator, stream)
     assert full_sync.ids(stream, key)
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_each_record_is_emitted_once(full_sync, stream):
-    key = BY_NAME[stream].primary_keys[0]
+    key = DOCUMENTED[stream].key[0]
     ids = [record[key] for record in full_sync.records(stream)]
     assert len(ids) == len(set(ids))
 
 
-def test_deals_pages_cross_several_500_record_pages(full_sync, emulator):
-    deal_pages = [r for r in emulator.requests if r.path == "/api/v2/deals"]
+def test_deals_pages_cross_several_500_record_pages(full_sync_requests, emulator):
+    deal_pages = [r for r in full_sync_requests if r.path == "/api/v2/deals"]
     total = len(emulator.ids("deals", include_deleted=True))
     assert total > 1000
     assert len(deal_pages) == math.ceil(total / 500)
     assert {r.query["limit"] for r in deal_pages} == {"500"}
 
 
-def test_every_request_asks_for_the_endpoints_maximum_page(full_sync, emulator):
+def test_every_request_asks_for_the_endpoints_maximum_page(full_sync_requests):
     maximum = {"/v1/callLogs": "50", "/v1/files": "100"}
-    for request in emulator.requests:
+    assert full_sync_requests
+    for request in full_sync_requests:
         if "limit" in request.query:
             assert request.query["limit"] == maximum.get(request.path, "500"), request.path
 
@@ -117,9 +159,8 @@ def test_final_state_bookmarks_the_newest_update_time(full_sync, stream):
 
 
 @pytest.mark.parametrize("stream", sorted(INCREMENTAL))
-def test_rerun_from_final_state_emits_only_the_bookmark_second(full_sync, emulator, stream):
-    again = sync(config_for(emulator), state=full_sync.final_state)
-    assert again.ids(stream) == bookmark_second(full_sync, stream)
+def test_rerun_from_final_state_emits_only_the_bookmark_second(full_sync, rerun, stream):
+    assert rerun.ids(stream) == bookmark_second(full_sync, stream)
 
 
 @pytest.mark.parametrize("stream", ["deals", "persons", "notes", "products", "leads"])
@@ -134,9 +175,10 @@ def test_rerun_emits_records_updated_between_runs(fresh_emulator, stream):
     assert second.ids(stream) == touched | bookmark_second(first, stream)
 
 
-def test_the_token_travels_only_in_the_header(full_sync, emulator):
-    assert all(r.headers.get("x-api-token") == TOKEN for r in emulator.requests)
-    assert not any(TOKEN in f"{r.path}?{r.query}" for r in emulator.requests)
+def test_the_token_travels_only_in_the_header(full_sync_requests):
+    assert full_sync_requests
+    assert all(r.headers.get("x-api-token") == TOKEN for r in full_sync_requests)
+    assert not any(TOKEN in f"{r.path}?{r.query}" for r in full_sync_requests)
 
 
 def test_the_token_never_appears_in_the_output(full_sync):

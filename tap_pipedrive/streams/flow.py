@@ -134,10 +134,10 @@ class ItemHistoryStream(DealChildStream, V1Stream):
 
 
 def change_text(value: t.Any) -> str | None:
-    """A changed field's value as text: strings and numbers as they are, lists and objects JSON."""
+    """A changed field's value as text: a string as it is, any other value as its JSON."""
     if value is None:
         return None
-    return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 #: The dealChanges a deal's stage history is made of.

@@ -238,6 +238,8 @@ class Table:
         names = ("add_time", "update_time", *self.columns) if self.timestamps else self.columns
         self.cols: dict[str, array[int]] = {name: array("q") for name in names}
         self.alive = bytearray()
+        #: The number of generated rows (rows added later count from there).
+        self.initial = count
         self.edits: dict[int, int] = {}
         #: Fields set through the write endpoints, by row: they show over the generated ones.
         self.written: dict[int, dict[str, Any]] = {}
@@ -641,6 +643,8 @@ class Persons(Table):
             if (rng.random() < 0.2)
             else []
         )
+        if not im and record_id % 5 == 1:  # without a draw: the values after it stay as they were
+            im = [{"value": local, "primary": True, "label": IM_LABELS[record_id % 4]}]
         return {
             "id": record_id,
             "name": self.label(record_id),
@@ -768,6 +772,7 @@ class Activities(Table):
         done = bool(self.cols["done"][pos])
         due = self.get(record_id, "due_date")
         person = self.get(record_id, "person_id")
+        deal = self.get(record_id, "deal_id")
         online = rng.random() < 0.3
         return {
             "id": record_id,
@@ -779,7 +784,7 @@ class Activities(Table):
             "add_time": rfc3339(added),
             "update_time": rfc3339(updated),
             "deal_id": self.get(record_id, "deal_id"),
-            "lead_id": None,
+            "lead_id": linked(self.dataset.leads, record_id, 7) if deal is None else None,
             "person_id": person,
             "org_id": self.get(record_id, "org_id"),
             "project_id": between(rng, 1, 40) if rng.random() < 0.05 else None,
@@ -941,6 +946,14 @@ class Stages(Table):
         }
 
 
+def linked(table: Table, record_id: int, every: int) -> Any:
+    """The id of one of `table`'s first rows for every `every`th record (from the second), else
+    None: a link without a random draw, so the records' other values stay as they were."""
+    if record_id % every != 1 or record_id == 1:
+        return None
+    return table.public_id(1 + (record_id // every) % table.initial)
+
+
 class Notes(Table):
     """Notes (v1 shape: `YYYY-MM-DD HH:MM:SS` times, nested names of what they are about)."""
 
@@ -969,23 +982,25 @@ class Notes(Table):
         added, updated = self._stamp(record_id)
         deal, person, org = (self.get(record_id, c) for c in ("deal_id", "person_id", "org_id"))
         user = self.cols["user_id"][self._pos(record_id)]
+        lead = linked(ds.leads, record_id, 5)
+        project, task = linked(ds.projects, record_id, 6), linked(ds.tasks, record_id, 4)
         return {
             "id": record_id,
             "active_flag": True,
             "add_time": v1_time(added),
             "content": self.label(record_id),
             "deal": {"title": ds.deals.label(deal)} if deal else None,
-            "lead_id": None,
+            "lead_id": lead,
             "deal_id": deal,
             "last_update_user_id": user if updated != added else None,
             "org_id": org,
             "organization": {"name": ds.organizations.label(org)} if org else None,
             "person": {"name": ds.persons.label(person)} if person else None,
             "person_id": person,
-            "project_id": None,
-            "project": None,
-            "task_id": None,
-            "task": None,
+            "project_id": project,
+            "project": {"title": ds.projects.label(project)} if project else None,
+            "task_id": task,
+            "task": {"title": ds.tasks.label(task)} if task else None,
             "pinned_to_lead_flag": False,
             "pinned_to_deal_flag": bool(deal) and rng.random() < 0.2,
             "pinned_to_organization_flag": bool(org) and rng.random() < 0.1,

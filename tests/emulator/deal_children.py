@@ -164,6 +164,11 @@ CHANGED_FIELDS = ("value", "user_id", "expected_close_date", "probability")
 STANDARD_KEYS = frozenset({*CHANGED_FIELDS, "title", "stage_id", "pipeline_id", "status"})
 #: Custom field types whose changes the flow shows (with `all_changes=1`).
 CUSTOM_CHANGE_TYPES = frozenset({"varchar", "text", "int", "double", "enum", "date"})
+#: Custom field types whose values are booleans, lists and objects: every other deal gets one
+#: change of one of them (slot TYPED_SLOT), so the flow carries every JSON type. The flow's
+#: `old_value` / `new_value` are untyped in the spec (its example has numbers).
+TYPED_CHANGE_TYPES = ("boolean", "set", "monetary")
+TYPED_SLOT = 6
 #: dealChange ids of generated changes are deal_id * ID_STRIDE + k; touches count from here.
 ID_STRIDE = 16
 TOUCH_IDS = 10**9
@@ -234,7 +239,8 @@ class DealFlow:
         """Return a deal's flow items, newest first; custom-field changes only if `all_changes`."""
         ds = self.dataset
         rng = random.Random(f"{ds.seed}:flow:{deal_id}")
-        changes = self._generated_changes(deal_id, rng) + self.changes.get(deal_id, [])
+        changes = self._generated_changes(deal_id, rng) + self._typed_change(deal_id)
+        changes += self.changes.get(deal_id, [])
         changes += ds.stage_moves.changes(deal_id)
         result = [c.item() for c in changes if all_changes or c.field_key in STANDARD_KEYS]
         result += [
@@ -262,6 +268,36 @@ class DealFlow:
             for d in ds.custom_fields("deals")
             if d.type in CUSTOM_CHANGE_TYPES
         ]
+
+    @functools.cached_property
+    def _typed_draws(self) -> list[tuple[str, Generator]]:
+        """Return (code, value generator) of the custom fields of `TYPED_CHANGE_TYPES`."""
+        ds = self.dataset
+        return [
+            (d.code, value_generator(d, ds.refs))
+            for d in ds.custom_fields("deals")
+            if d.type in TYPED_CHANGE_TYPES
+        ]
+
+    def _typed_change(self, deal_id: int) -> list[Change]:
+        """Every other deal's change of a boolean, set or monetary field (its own random
+        stream: the other changes stay as they were)."""
+        if deal_id % 2 or not self._typed_draws:
+            return []
+        deals = self.dataset.deals
+        added, updated = deals.cols["add_time"][deal_id - 1], deals.cols["update_time"][deal_id - 1]
+        rng = random.Random(f"{self.dataset.seed}:flow-typed:{deal_id}")
+        key, draw = pick(rng, self._typed_draws)
+        when = added + int((updated - added) * rng.random())
+        source = pick(rng, ("app", "api", "mobile"))
+        owner = deals.cols["owner_id"][deal_id - 1]
+        old, new = draw(rng), draw(rng)
+        return [
+            Change(
+                deal_id * ID_STRIDE + TYPED_SLOT, deal_id, when, key, old, new, owner, source,
+                USER_AGENT,
+            )
+        ]  # fmt: skip
 
     def _generated_changes(self, deal_id: int, rng: random.Random) -> list[Change]:
         ds = self.dataset

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: Stages per pipeline (stage ids run pipeline after pipeline: 1-5, 6-10, 11-15).
 STAGES_PER_PIPELINE = 5
-#: Story changes are deal_id * ID_STRIDE + FIRST_SLOT + k (the generated flow uses 0-5).
+#: Story changes are deal_id * ID_STRIDE + FIRST_SLOT + k (the generated flow uses 0-6).
 FIRST_SLOT = 8
 #: Ids of the changes `move` and `close` add.
 EDIT_IDS = 2 * 10**9
