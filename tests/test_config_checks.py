@@ -6,6 +6,7 @@ boundary is pinned in process (fast enough for `make mutation`).
 
 from __future__ import annotations
 
+import pendulum
 import pytest
 
 from pipedrive_api.errors import ConfigError
@@ -34,6 +35,12 @@ def test_start_date_forms_become_rfc3339_utc(given, expected):
     assert normalize_start_date(given) == expected
 
 
+def test_start_date_is_utc_whatever_the_machines_time_zone():
+    with pendulum.test_local_timezone(pendulum.timezone("Asia/Tokyo")):
+        assert normalize_start_date("2024-01-31T10:00:00+02:00") == "2024-01-31T08:00:00Z"
+        assert normalize_start_date("01/31/2024") == "2024-01-31T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("given", "iso"),
     [("01/02/2024", "2024-01-02 or 2024-02-01"), ("12/11/2024", "2024-12-11 or 2024-11-12")],
@@ -47,7 +54,17 @@ def test_a_slashed_date_whose_order_is_ambiguous_is_refused_with_both_readings(g
 
 
 @pytest.mark.parametrize(
-    "given", ["10:00", "P1D", "2024-01-31/2024-02-01", "2024-02-30", "13/13/2024", "soon"]
+    "given",
+    [
+        "10:00",
+        "P1D",
+        "2024-01-31/2024-02-01",
+        "2024-02-30",
+        "13/13/2024",
+        "soon",
+        "2024-1-31",
+        "2024-01-31 10am",
+    ],
 )
 def test_what_is_no_date_or_date_time_is_refused(given):
     with pytest.raises(ConfigError) as raised:
@@ -155,8 +172,20 @@ def test_an_http_oauth_url_is_refused():
     ]
 
 
-def test_a_url_setting_that_is_no_text_is_left_to_the_json_schema():
-    assert config_errors({**TOKEN, "oauth_url": 5, "api_url": "http://example.com"}) == []
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"oauth_url": 5, "api_url": "http://example.com"},
+        {"api_url": 5},
+        {"company_domain": ["acme"]},
+    ],
+)
+def test_a_url_setting_that_is_no_text_is_left_to_the_json_schema(wrong):
+    assert config_errors({**TOKEN, **wrong}) == []
+
+
+def test_a_company_domain_in_capitals_is_accepted():
+    assert config_errors({**TOKEN, "company_domain": "Acme"}) == []
 
 
 def test_every_wrong_setting_is_reported_in_order_with_the_url_last():

@@ -70,6 +70,8 @@ def test_a_forgotten_item_matches_no_key():
     index.add("Acme", {"id": 1})
     index.add("Acme Ltd", {"id": 1})
     index.add("Acme", {"id": 2})
+    index.add("Globex", {"id": 3})
     index.forget(1)
     assert index.find("Acme") == {"id": 2}
     assert index.find("Acme Ltd") is None
+    assert index.find("Globex") == {"id": 3}

@@ -85,6 +85,15 @@ def test_a_long_value_is_cut_short_in_the_refusal():
     )
 
 
+def test_a_value_of_80_characters_is_shown_whole_and_one_longer_is_cut():
+    assert refusal({"bookmarks": {"persons": ["x" * 76]}}) == (
+        f"The state of stream 'persons' is not a JSON object: ['{'x' * 76}']."
+    )
+    assert refusal({"bookmarks": {"persons": ["x" * 77]}}) == (
+        f"The state of stream 'persons' is not a JSON object: ['{'x' * 75}...."
+    )
+
+
 def test_the_legacy_deals_bookmark_resumes_the_live_list_only(caplog):
     with caplog.at_level(logging.INFO):
         assert prepared({"deals": {"update_time": A}}) == {
@@ -130,6 +139,19 @@ def test_the_most_specific_legacy_field_is_the_bookmark():
     }
     assert prepared({"notes": {"add_time": A, "modified": B}}) == {
         "notes": {"replication_key": "update_time", "replication_key_value": B}
+    }
+
+
+def test_a_legacy_state_with_every_legacy_field_is_translated():
+    fields = ("update_time", "modified", "add_time", "log_time", "deal_update_time")
+    assert prepared({"dealflow": dict.fromkeys(fields, A)}) == {
+        "dealflow": {"deals_updated_since": {"live": A}, "changes_since": {"live": A}}
+    }
+
+
+def test_the_own_state_of_a_stream_this_tap_lacks_is_kept():
+    assert prepared({"delete_logs": {"replication_key_value": A}}) == {
+        "delete_logs": {"replication_key_value": A}
     }
 
 

@@ -21,6 +21,20 @@ def test_an_unknown_setting_is_named_with_the_closest_known_one():
     ]
 
 
+def test_a_setting_half_like_a_known_one_is_named_with_it():
+    assert unknown_key_errors({"load": "upsert"}, KNOWN) == [
+        "Unknown setting `load` (did you mean `load_method`?)."
+    ]
+
+
+def test_unknown_settings_at_the_top_and_in_streams_are_all_named():
+    config = {"zzz": 1, "streams": {"contacts": {"yyy": 2}}}
+    assert unknown_key_errors(config, KNOWN) == [
+        "Unknown setting `zzz`.",
+        "Unknown setting `yyy` in `streams.contacts`.",
+    ]
+
+
 def test_an_unknown_setting_like_no_known_one_is_named_alone():
     assert unknown_key_errors({"zzz": 1}, KNOWN) == ["Unknown setting `zzz`."]
 
