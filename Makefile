@@ -14,7 +14,7 @@ MELTANO := .venv-meltano/bin/meltano
 MELTANO_PLUGINS := .meltano/.plugins-installed
 MELTANO_OFFLINE := MELTANO_SEND_ANONYMOUS_USAGE_STATS=false MELTANO_DISABLE_TRACKING=true
 
-.PHONY: demo test install lint meltano target-postgres postgres
+.PHONY: demo test install lint meltano target-postgres postgres mutation
 
 install: $(VENV)/.installed
 
@@ -80,6 +80,12 @@ test: install $(TARGET_JSONL) $(TARGET_POSTGRES) meltano postgres
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+# Mutation testing of the pure modules ([tool.mutmut] in pyproject.toml), module by module with
+# one worker, printing each module's score. Not part of `make test` nor CI: it takes minutes.
+mutation: install
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test,mutation]'
+	$(VENV)/bin/python scripts/mutation.py
 
 lint: install
 	$(VENV)/bin/ruff check
