@@ -10,6 +10,7 @@ import typing as t
 import pytest
 
 from pipedrive_api.client import PipedriveClient
+from pipedrive_api.session import PacedSession
 from tests.emulator import Emulator, spec
 
 TOKEN = "emulator-token-3f9a"
@@ -26,6 +27,18 @@ def unavailable(reason: str) -> t.NoReturn:
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
     monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+    # Capped too: twelve doubling waits from 0.01 s would still sleep 40 s for real.
+    monkeypatch.setattr(PipedriveClient, "retry_max_seconds", 0.04)
+
+
+def paced_by_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
+    """The tap's pauses (burst window, 429 waits) move the emulator's fixed clock instead of
+    sleeping (`Emulator(now=...)`): a window passes exactly when the tap waits it out."""
+
+    def session(max_concurrency: int) -> PacedSession:
+        return PacedSession(max_concurrency, clock=lambda: emu.now().timestamp(), sleep=emu.advance)
+
+    monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
 
 
 def a_moment_ago(seconds: int = 5) -> datetime.datetime:
