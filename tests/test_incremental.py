@@ -74,20 +74,20 @@ def test_records_updated_during_a_run_are_left_to_the_next_run(monkeypatch):
         def update_after_the_first_page(entry):
             if entry.path == "/api/v2/persons" and "cursor" not in entry.query:
                 emu.on_request(None)
-                emu.advance(1)
-                emu.touch("persons", moved)  # a second past this read's frozen upper bound
+                # The read goes on two seconds; the update lands in the first, past its start.
+                emu.advance(2)
+                emu.touch("persons", moved, when=DATASET_NOW + datetime.timedelta(seconds=1))
 
         emu.on_request(update_after_the_first_page)
         first = sync(config_for(emu), streams=["persons"])
-        # The read's window ends at the emulator's now (the tap follows its clock, not this one).
-        until = {r.query["updated_until"] for r in emu.requests if r.path == "/api/v2/persons"}
-        assert until == {"2026-07-01T00:00:00Z"}
         touched_at = "2026-07-01T00:00:01Z"
         assert {r["update_time"] for r in emu.records("persons") if r["id"] in moved} == {
             touched_at
         }
         assert all(r["update_time"] < touched_at for r in first.records("persons"))
-        emu.advance(1)  # the next run starts a second later: its upper bound passes the update
+        # The read's window ends at the emulator's now (the tap follows its clock, not this one).
+        until = {r.query["updated_until"] for r in emu.requests if r.path == "/api/v2/persons"}
+        assert until == {"2026-07-01T00:00:00Z"}
         second = sync(config_for(emu), state=first.final_state, streams=["persons"])
         assert moved <= second.ids("persons")
         assert first.ids("persons") | second.ids("persons") == emu.ids("persons")
