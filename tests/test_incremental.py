@@ -181,30 +181,34 @@ def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
 
 
 def kill_points(messages: list[dict]) -> list[int]:
-    """Which STATEs (1-based) to kill a run after: the first and the middle one of those that
-    follow each stream's records, and the last one.
+    """Which STATEs (1-based) to kill a run after: every one until a stream's turn comes again
+    after another's (the first batch boundary), the middle one of each stream's, and the last.
 
-    Every stream is then killed as it starts and midway, and the run at its end: the places a
-    resume could lose records (a bookmark or a parent's watermark taken before its records are
-    all out), without a run per STATE.
+    Where a resume can lose records: as each stream starts, where the parent's next batch is
+    handed over (a watermark moved before its batch is read: found only there), midway, at
+    the end. Later batches run the same code as the first, so they get no run each.
     """
-    by_stream: dict[str, list[int]] = {}
-    stream, count = None, 0
+    streams: list[str | None] = []
+    stream = None
     for message in messages:
         if message["type"] == "RECORD":
             stream = message["stream"]
         elif message["type"] == "STATE":
-            count += 1
-            if stream is not None:
-                by_stream.setdefault(stream, []).append(count)
-    points = {count}
-    for numbers in by_stream.values():
-        points |= {numbers[0], numbers[len(numbers) // 2]}
+            streams.append(stream)
+    points = {len(streams)}
+    for number, (before, name) in enumerate(zip([None, *streams[:-1]], streams, strict=True), 1):
+        points.add(number)
+        if name != before and name in streams[: number - 1]:
+            break
+    for name in set(streams) - {None}:
+        numbers = [n for n, s in enumerate(streams, 1) if s == name]
+        points.add(numbers[len(numbers) // 2])
     return sorted(points)
 
 
 def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path):
-    with Emulator(seed=8, scale=500, api_token=TOKEN) as emu:
+    # 300 deals: three batches of 100 for the children, so batch boundaries in the middle.
+    with Emulator(seed=8, scale=300, api_token=TOKEN) as emu:
         streams = ["deals", "deal_products", "dealflow"]
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config_for(emu)))
