@@ -180,7 +180,7 @@ class Emulator:
         #: With `now`, the emulated Pipedrive's clock is that fixed instant (UTC), moved only by
         #: `advance`: its `Date` header, write times and the default time of `touch`, `add`,
         #: `delete`... no longer depend on this machine's clock or on how long a run takes.
-        self._fixed_now = None if now is None else now.astimezone(datetime.timezone.utc)
+        self._fixed_now = None if now is None else _utc(now)
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
@@ -623,6 +623,13 @@ def _ticks(when: datetime.datetime | None, unit: int) -> int:
 
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _utc(when: datetime.datetime) -> datetime.datetime:
+    """`when` in UTC (a naive time is taken as UTC, as `touch` and `delete` take it)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
 
 
 def _epoch(when: datetime.datetime | None) -> int:
