@@ -15,7 +15,7 @@ from tests.conftest import (
     config_for,
     oauth_config,
     oauth_emulator,
-    paced_by_the_clock_of,
+    on_the_clock_of,
 )
 from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
@@ -144,7 +144,7 @@ def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_
 
 def test_the_burst_window_is_respected_before_it_runs_out(monkeypatch):
     with Emulator(seed=2, scale=3000, api_token=TOKEN, burst_limit=5, now=DATASET_NOW) as emu:
-        paced_by_the_clock_of(monkeypatch, emu)
+        on_the_clock_of(monkeypatch, emu)
         result = sync(config_for(emu), streams=["persons", "organizations"])
         assert result.ids("persons") == set(emu.all_ids("persons"))
         assert result.ids("organizations") == set(emu.all_ids("organizations"))

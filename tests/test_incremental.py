@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime
 import json
-import types
 
 import pytest
 
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, config_for, on_the_clock_of
 from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import discover, killed_run, select, sync
 
@@ -52,22 +51,9 @@ def test_a_shared_second_straddling_a_page_boundary_is_emitted_whole(emulator):
     assert len(cluster) > 2
 
 
-def tap_reads_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
-    """The tap's window bounds (read from this machine's clock) follow the emulator's fixed one."""
-
-    class Clock(datetime.datetime):
-        @classmethod
-        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:  # type: ignore[override]
-            return emu.now()
-
-    monkeypatch.setattr(
-        "tap_pipedrive.client.datetime", types.SimpleNamespace(datetime=Clock, timezone=UTC)
-    )
-
-
 def test_records_updated_during_a_run_are_left_to_the_next_run(monkeypatch):
     with Emulator(seed=11, scale=1200, api_token=TOKEN, now=DATASET_NOW) as emu:
-        tap_reads_the_clock_of(monkeypatch, emu)
+        on_the_clock_of(monkeypatch, emu)
         ids = sorted(emu.ids("persons"))
         moved = {ids[0], ids[-1]}
 

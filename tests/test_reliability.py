@@ -26,7 +26,7 @@ from tests.conftest import (
     flow_ids,
     oauth_config,
     oauth_emulator,
-    paced_by_the_clock_of,
+    on_the_clock_of,
 )
 from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
@@ -278,7 +278,7 @@ def test_the_burst_throttle_uses_the_last_request_of_the_window():
 
 def test_pausing_at_zero_left_in_a_two_request_window_meets_no_429(monkeypatch):
     with Emulator(seed=2, scale=1500, api_token=TOKEN, burst_limit=2, now=DATASET_NOW) as emu:
-        paced_by_the_clock_of(monkeypatch, emu)
+        on_the_clock_of(monkeypatch, emu)
         result = sync(config_for(emu), streams=["persons"])
         assert result.ids("persons") == emu.all_ids("persons")
         assert all(r.status != 429 for r in emu.requests)
