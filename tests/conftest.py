@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime
 import os
 import socket
+import types
 import typing as t
 
 import pytest
 
 from pipedrive_api.client import PipedriveClient
+from pipedrive_api.session import PacedSession
 from tests.emulator import Emulator, spec
 
 TOKEN = "emulator-token-3f9a"
@@ -26,6 +28,26 @@ def unavailable(reason: str) -> t.NoReturn:
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry waits of milliseconds in this process: the schedule, not the clock, is under test."""
     monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 0.01)
+    # Capped too: twelve doubling waits from 0.01 s would still sleep 40 s for real.
+    monkeypatch.setattr(PipedriveClient, "retry_max_seconds", 0.04)
+
+
+def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
+    """An in-process run on the emulator's fixed clock (`Emulator(now=...)`), not this
+    machine's: the tap's window bounds are its now, and the tap's pauses (burst window, 429
+    waits) move it instead of sleeping, so a window passes exactly when the tap waits it out."""
+
+    class Clock(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> Clock:
+            return t.cast("Clock", emu.now())
+
+    def session(max_concurrency: int) -> PacedSession:
+        return PacedSession(max_concurrency, clock=lambda: emu.now().timestamp(), sleep=emu.advance)
+
+    clock = types.SimpleNamespace(datetime=Clock, timezone=datetime.timezone)
+    monkeypatch.setattr("tap_pipedrive.client.datetime", clock)
+    monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
 
 
 def a_moment_ago(seconds: int = 5) -> datetime.datetime:

@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -22,7 +23,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.emulator import Emulator, RequestLog, spec
+from tests.emulator import DATASET_NOW, Emulator, RequestLog, spec
 from tests.emulator.fields import V2_FIELD_TYPES
 from tests.emulator.handlers import ROUTES, Route
 from tests.emulator.per_parent import PER_PARENT_ROUTES
@@ -1311,6 +1312,53 @@ def test_slow_fault_delays_a_normal_answer(fresh):
     assert time.monotonic() - start < 0.3
     time.sleep(0.3)  # the slow answer is logged once it has been written
     assert sorted((e.status, e.cost) for e in fresh.requests) == [(200, 10), (200, 10)]
+
+
+def test_a_held_answer_leaves_only_once_released(fresh):
+    fresh.inject("/api/v2/deals", "hold")
+    logged = threading.Event()
+    fresh.on_request(lambda entry: logged.set())
+    with pytest.raises(TimeoutError):  # held: no answer, however long the client waits
+        raw_get(fresh, "/api/v2/deals", timeout=0.05)
+    assert fresh.requests == []
+    fresh.release()
+    assert logged.wait(10)
+    assert [(e.status, e.cost) for e in fresh.requests] == [(200, 10)]
+
+
+def test_a_fixed_clock_dates_answers_and_writes_and_moves_only_when_advanced():
+    with Emulator(seed=3, scale=60, now=DATASET_NOW) as emu:
+        assert call(emu, "/api/v2/pipelines")[1]["date"] == "Wed, 01 Jul 2026 00:00:00 GMT"
+        posted = urllib.request.Request(
+            emu.url + "/api/v2/organizations",
+            data=json.dumps({"name": "Acme"}).encode(),
+            headers={"x-api-token": TOKEN, "content-type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(posted, timeout=10) as response:
+            written = json.loads(response.read())["data"]
+        assert (written["add_time"], written["update_time"]) == ("2026-07-01T00:00:00Z",) * 2
+        assert emu.advance(90) == datetime.datetime(2026, 7, 1, 0, 1, 30, tzinfo=UTC)
+        assert call(emu, "/api/v2/pipelines")[1]["date"] == "Wed, 01 Jul 2026 00:01:30 GMT"
+        emu.touch("persons", [1])
+        (added,) = emu.add("persons", 1)
+        times = {r["id"]: r["update_time"] for r in emu.records("persons")}
+        assert times[1] == times[added] == "2026-07-01T00:01:30Z"
+
+
+def test_a_fixed_clock_times_the_burst_window():
+    with Emulator(seed=3, scale=60, burst_limit=1, now=DATASET_NOW) as emu:
+        assert call(emu, "/api/v2/pipelines")[0] == 200
+        assert call(emu, "/api/v2/pipelines")[0] == 429
+        emu.advance(1.9)
+        assert call(emu, "/api/v2/pipelines")[0] == 429
+        emu.advance(0.1)  # the 2-second window has passed
+        assert call(emu, "/api/v2/pipelines")[0] == 200
+
+
+def test_advancing_needs_a_fixed_clock(fresh):
+    with pytest.raises(RuntimeError, match="fixed clock"):
+        fresh.advance(1)
 
 
 def test_unknown_faults_are_refused():

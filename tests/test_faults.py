@@ -9,8 +9,15 @@ import pytest
 
 from pipedrive_api.errors import PipedriveAPIError
 from tap_pipedrive.summary import SyncFailedError
-from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
-from tests.emulator import Emulator
+from tests.conftest import (
+    OAUTH,
+    TOKEN,
+    config_for,
+    oauth_config,
+    oauth_emulator,
+    on_the_clock_of,
+)
+from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
@@ -50,10 +57,11 @@ def test_broken_answers_are_retried(fresh_emulator, fault):
 
 
 def test_a_timeout_of_request_timeout_seconds_is_retried(fresh_emulator, caplog):
-    # Not through persons_with_fault: the late answer is logged only once its delay is over.
+    # Not through persons_with_fault: the held answer is logged only once it is released.
     config = config_for(fresh_emulator, request_timeout_seconds=0.5)
-    fresh_emulator.inject(PERSONS, "slow", after=1, delay=1.5)
+    fresh_emulator.inject(PERSONS, "hold", after=1)  # never answered in time: no race
     ids = sync(config, streams=["persons"]).ids("persons")
+    fresh_emulator.release()
     assert ids == set(fresh_emulator.all_ids("persons"))
     retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
     assert retries == ["No answer in time for /api/v2/persons; retrying in 0.0s (attempt 2)"]
@@ -77,6 +85,8 @@ def test_an_outage_longer_than_eight_tries_is_waited_out(fresh_emulator):
     fresh_emulator.inject(PERSONS, "status", status=503, times=12)
     result = sync(config_for(fresh_emulator), streams=["persons"])
     assert result.ids("persons") == set(fresh_emulator.all_ids("persons"))
+    statuses = [r.status for r in fresh_emulator.requests if r.path == PERSONS]
+    assert statuses[:13] == [503] * 12 + [200]
 
 
 def test_a_client_error_is_not_retried_and_carries_pipedrives_message(fresh_emulator):
@@ -132,11 +142,14 @@ def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_
     assert seen | resumed.ids("persons") == set(fresh_emulator.all_ids("persons"))
 
 
-def test_the_burst_window_is_respected_before_it_runs_out(tmp_path):
-    with Emulator(seed=2, scale=3000, api_token=TOKEN, burst_limit=5) as emu:
+def test_the_burst_window_is_respected_before_it_runs_out(monkeypatch):
+    with Emulator(seed=2, scale=3000, api_token=TOKEN, burst_limit=5, now=DATASET_NOW) as emu:
+        on_the_clock_of(monkeypatch, emu)
         result = sync(config_for(emu), streams=["persons", "organizations"])
         assert result.ids("persons") == set(emu.all_ids("persons"))
+        assert result.ids("organizations") == set(emu.all_ids("organizations"))
         assert all(r.status != 429 for r in emu.requests)
+        assert emu.now() > DATASET_NOW  # the window was used up, and waited out
 
 
 def test_gated_streams_are_skipped_and_the_others_sync(tmp_path):

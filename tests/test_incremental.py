@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
 
 import pytest
 
-from tests.conftest import TOKEN, config_for
-from tests.emulator import Emulator
+from tests.conftest import TOKEN, config_for, on_the_clock_of
+from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
@@ -52,25 +51,32 @@ def test_a_shared_second_straddling_a_page_boundary_is_emitted_whole(emulator):
     assert len(cluster) > 2
 
 
-def test_records_updated_during_a_run_are_left_to_the_next_run(fresh_emulator):
-    ids = sorted(fresh_emulator.ids("persons"))
-    moved = {ids[0], ids[-1]}
-    touched_at = []
+def test_records_updated_during_a_run_are_left_to_the_next_run(monkeypatch):
+    with Emulator(seed=11, scale=1200, api_token=TOKEN, now=DATASET_NOW) as emu:
+        on_the_clock_of(monkeypatch, emu)
+        ids = sorted(emu.ids("persons"))
+        moved = {ids[0], ids[-1]}
 
-    def update_after_the_first_page(entry):
-        if entry.path == "/api/v2/persons" and "cursor" not in entry.query:
-            fresh_emulator.on_request(None)
-            fresh_emulator.touch("persons", moved)  # now: past this read's frozen upper bound
-            touched_at.append(datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        def update_after_the_first_page(entry):
+            if entry.path == "/api/v2/persons" and "cursor" not in entry.query:
+                emu.on_request(None)
+                # The read goes on two seconds; the update lands in the first, past its start.
+                emu.advance(2)
+                emu.touch("persons", moved, when=DATASET_NOW + datetime.timedelta(seconds=1))
 
-    fresh_emulator.on_request(update_after_the_first_page)
-    first = sync(config_for(fresh_emulator), streams=["persons"])
-    assert touched_at
-    assert all(r["update_time"] < touched_at[0] for r in first.records("persons"))
-    time.sleep(1.1)  # the next run's upper bound (whole seconds) must pass the update's second
-    second = sync(config_for(fresh_emulator), state=first.final_state, streams=["persons"])
-    assert moved <= second.ids("persons")
-    assert first.ids("persons") | second.ids("persons") == fresh_emulator.ids("persons")
+        emu.on_request(update_after_the_first_page)
+        first = sync(config_for(emu), streams=["persons"])
+        touched_at = "2026-07-01T00:00:01Z"
+        assert {r["update_time"] for r in emu.records("persons") if r["id"] in moved} == {
+            touched_at
+        }
+        assert all(r["update_time"] < touched_at for r in first.records("persons"))
+        # The read's window ends at the emulator's now (the tap follows its clock, not this one).
+        until = {r.query["updated_until"] for r in emu.requests if r.path == "/api/v2/persons"}
+        assert until == {"2026-07-01T00:00:00Z"}
+        second = sync(config_for(emu), state=first.final_state, streams=["persons"])
+        assert moved <= second.ids("persons")
+        assert first.ids("persons") | second.ids("persons") == emu.ids("persons")
 
 
 def test_upper_bound_is_frozen_at_the_start_of_the_read(fresh_emulator):
@@ -160,8 +166,35 @@ def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
             assert seen | resumed.ids(stream) == full.ids(stream) == emu.ids(entity), kill_point
 
 
+def kill_points(messages: list[dict]) -> list[int]:
+    """Which STATEs (1-based) to kill a run after: every one until a stream's turn comes again
+    after another's (the first batch boundary), the middle one of each stream's, and the last.
+
+    Where a resume can lose records: as each stream starts, where the parent's next batch is
+    handed over (a watermark moved before its batch is read: found only there), midway, at
+    the end. Later batches run the same code as the first, so they get no run each.
+    """
+    streams: list[str | None] = []
+    stream = None
+    for message in messages:
+        if message["type"] == "RECORD":
+            stream = message["stream"]
+        elif message["type"] == "STATE":
+            streams.append(stream)
+    points = {len(streams)}
+    for number, (before, name) in enumerate(zip([None, *streams[:-1]], streams, strict=True), 1):
+        points.add(number)
+        if name != before and name in streams[: number - 1]:
+            break
+    for name in set(streams) - {None}:
+        numbers = [n for n, s in enumerate(streams, 1) if s == name]
+        points.add(numbers[len(numbers) // 2])
+    return sorted(points)
+
+
 def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path):
-    with Emulator(seed=8, scale=500, api_token=TOKEN) as emu:
+    # 300 deals: three batches of 100 for the children, so batch boundaries in the middle.
+    with Emulator(seed=8, scale=300, api_token=TOKEN) as emu:
         streams = ["deals", "deal_products", "dealflow"]
         config_path = tmp_path / "config.json"
         config_path.write_text(json.dumps(config_for(emu)))
@@ -169,16 +202,13 @@ def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path
         catalog_path = tmp_path / "catalog.json"
         catalog_path.write_text(json.dumps(catalog))
         full = sync(config_for(emu), catalog=catalog)
-        states = len(full.states)
-        assert states > 6
-        for kill_point in range(2, states, 2):
+        for kill_point in kill_points(full.messages):
             messages = run_until_killed(config_path, catalog_path, kill_point)
             state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
             resumed = sync(config_for(emu), state=state, catalog=catalog)
             for stream in streams:
-                key = "id"
                 seen = {
-                    m["record"][key]
+                    m["record"]["id"]
                     for m in messages
                     if m.get("stream") == stream and m["type"] == "RECORD"
                 }

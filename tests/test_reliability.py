@@ -26,8 +26,9 @@ from tests.conftest import (
     flow_ids,
     oauth_config,
     oauth_emulator,
+    on_the_clock_of,
 )
-from tests.emulator import Emulator
+from tests.emulator import DATASET_NOW, Emulator
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
@@ -239,7 +240,7 @@ def test_an_interrupted_run_flushes_its_state_and_exits_non_zero(tmp_path, signu
         args = cli_files(tmp_path, emu, ["persons"])
         first_page = threading.Event()
         emu.on_request(lambda entry: entry.path == PERSONS and first_page.set())
-        emu.inject(PERSONS, "slow", after=1, delay=3)
+        emu.inject(PERSONS, "hold", after=1)  # the second page waits for the signal
         process = subprocess.Popen(
             [sys.executable, "-m", "tap_pipedrive.tap", *args],
             stdout=subprocess.PIPE,
@@ -248,10 +249,10 @@ def test_an_interrupted_run_flushes_its_state_and_exits_non_zero(tmp_path, signu
         assert first_page.wait(60)
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=60)
+        emu.release()
         assert process.returncode == code, stderr.decode()[-2000:]
         messages = parse_messages(stdout)
         assert messages[-1]["type"] == "STATE"
-        emu.clear_faults()
         resumed = sync(config_for(emu), state=messages[-1]["value"], streams=["persons"])
         assert records(messages, "persons") | resumed.ids("persons") == emu.all_ids("persons")
 
@@ -275,11 +276,15 @@ def test_the_burst_throttle_uses_the_last_request_of_the_window():
     assert pauses == [2.0]
 
 
-def test_pausing_at_zero_left_in_a_two_request_window_meets_no_429():
-    with Emulator(seed=2, scale=1500, api_token=TOKEN, burst_limit=2) as emu:
+def test_pausing_at_zero_left_in_a_two_request_window_meets_no_429(monkeypatch):
+    with Emulator(seed=2, scale=1500, api_token=TOKEN, burst_limit=2, now=DATASET_NOW) as emu:
+        on_the_clock_of(monkeypatch, emu)
         result = sync(config_for(emu), streams=["persons"])
         assert result.ids("persons") == emu.all_ids("persons")
         assert all(r.status != 429 for r in emu.requests)
+        # Every second request used the window up: the tap waited its 2 seconds out.
+        waited = (emu.now() - DATASET_NOW).total_seconds()
+        assert waited == 2 * (len(emu.requests) // 2), (waited, len(emu.requests))
 
 
 def oauth_run(emu: Emulator, **extra) -> set:

@@ -10,6 +10,6 @@ OpenAPI specs (through `operations.json`, see `spec`); plan gates (`gated=`, `ga
 scheduled faults (`inject`, see `faults`) make it fail on purpose.
 """
 
-from tests.emulator.server import Emulator, RequestLog
+from tests.emulator.server import DATASET_NOW, Emulator, RequestLog
 
-__all__ = ["Emulator", "RequestLog"]
+__all__ = ["DATASET_NOW", "Emulator", "RequestLog"]

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import random
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -85,6 +85,9 @@ class Dataset:
         self.seed = seed
         self.scale = scale
         self.lock = threading.RLock()
+        #: The time of a write in nanoseconds since the epoch: an emulator with a fixed clock
+        #: sets it; None leaves it to `writes.clock` (this machine's).
+        self.clock_ns: Callable[[], int] | None = None
         self.fields = FieldCatalog.generate(random.Random(f"{seed}:fields"))
         self._custom = {entity: self.fields.custom(entity) for entity in self.fields.v2}
         self.users = Users(self, 12)

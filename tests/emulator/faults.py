@@ -19,6 +19,9 @@ one of these kinds:
 - "drop": the connection closes with no answer at all.
 - "truncate": the headers promise more body than is sent before the connection closes.
 - "slow": the answer is the normal one, `delay` seconds late (for client timeouts).
+- "hold": the answer is the normal one, held back until the test calls `Emulator.release()`
+  (a client that cannot finish before the test lets it: no race with a clock; at most
+  `HOLD_LIMIT_SECONDS`, so that a client that never gives up fails its test, not hangs it).
 - "slow_after_commit": the request is served (a write is committed), then its answer leaves
   `delay` seconds late: a client that timed out does not know the write was done.
 - "drop_after_commit": the request is served (a write is committed), then the connection
@@ -38,7 +41,7 @@ from tests.emulator.handlers import error_body
 
 FAULTS = frozenset({
     "status", "not_found", "burst_429", "budget_429", "budget_429_body", "null_body", "not_json",
-    "html_403", "drop", "truncate", "slow", "slow_after_commit", "drop_after_commit",
+    "html_403", "drop", "truncate", "slow", "hold", "slow_after_commit", "drop_after_commit",
 })  # fmt: skip
 #: Faults that serve the request first, then break its answer.
 AFTER_COMMIT = frozenset({"slow_after_commit", "drop_after_commit"})

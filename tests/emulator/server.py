@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from tests.emulator import spec
-from tests.emulator.data import rfc3339
+from tests.emulator.data import END, rfc3339
 from tests.emulator.dataset import FIELD_ENTITIES, V1_FIELD_ENTITIES, Dataset, canonical
 from tests.emulator.faults import (
     AFTER_COMMIT,
@@ -40,6 +40,13 @@ from tests.emulator.item_handlers import ITEM_ROUTES
 from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
 from tests.emulator.per_parent import PER_PARENT_ROUTES
 from tests.emulator.writes import ROW_KEYS, WRITE_ROUTES
+
+#: A fixed "now" for `Emulator(now=...)`: the first second after the dataset's range.
+DATASET_NOW = datetime.datetime.fromtimestamp(END, datetime.timezone.utc)
+
+#: How long a "hold" fault holds at most, unreleased: a client that never gives up then fails
+#: its test instead of hanging it.
+HOLD_LIMIT_SECONDS = 60.0
 
 #: Pipedrive's burst window: `burst_limit` requests per token per rolling 2 seconds.
 BURST_WINDOW_SECONDS = 2.0
@@ -164,14 +171,21 @@ class Emulator:
         access_token_ttl: int = 3599,
         rotate_refresh_tokens: bool = False,
         clock_offset: float = 0.0,
+        now: datetime.datetime | None = None,
     ) -> None:
         self.api_token = api_token
         #: Seconds the emulated Pipedrive's clock is ahead of this machine's (negative: behind),
         #: as its `Date` header shows.
         self.clock_offset = clock_offset
+        #: With `now`, the emulated Pipedrive's clock is that fixed instant (UTC), moved only by
+        #: `advance`: its `Date` header, write times and the default time of `touch`, `add`,
+        #: `delete`... no longer depend on this machine's clock or on how long a run takes.
+        self._fixed_now = None if now is None else _utc(now)
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
+        if self._fixed_now is not None:
+            self.data.clock_ns = lambda: _ticks(self.now(), 10**9)
         self.router = Router(
             spec.load(), (*ROUTES, *ITEM_ROUTES, *PER_PARENT_ROUTES, *HISTORY_ROUTES, *WRITE_ROUTES)
         )
@@ -185,7 +199,13 @@ class Emulator:
                 oauth_client, refresh_token, access_token_ttl, rotate_refresh_tokens
             )
         self._address = (host, port)
-        self._burst = BurstLimiter(burst_limit)
+        # A fixed clock times the burst window too: it passes only when a test moves the clock.
+        self._burst = (
+            BurstLimiter(burst_limit)
+            if now is None
+            else BurstLimiter(burst_limit, clock=lambda: self.now().timestamp())
+        )
+        self._released = threading.Event()
         self._budget = DailyBudget(daily_budget)
         self._limits_lock = threading.Lock()
         self._log_lock = threading.Lock()
@@ -217,6 +237,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop serving, close open connections; re-raise an `on_request` callback's failure."""
         server, self._server = self._server, None
+        self.release()
         if server is not None:
             server.shutdown()
             server.close_connections()
@@ -315,9 +336,23 @@ class Emulator:
                 raise ValueError(error.body["error"]) from None
 
     def now(self) -> datetime.datetime:
-        """The emulated Pipedrive's clock (this machine's, shifted by `clock_offset`), UTC."""
+        """The emulated Pipedrive's clock, UTC: the fixed `now` (as advanced), else this
+        machine's, shifted by `clock_offset`."""
+        if self._fixed_now is not None:
+            return self._fixed_now
         offset = datetime.timedelta(seconds=self.clock_offset)
         return datetime.datetime.now(datetime.timezone.utc) + offset
+
+    def advance(self, seconds: float) -> datetime.datetime:
+        """Move a fixed clock (`Emulator(now=...)`) forward; return the new now."""
+        if self._fixed_now is None:
+            raise RuntimeError("advance needs a fixed clock: Emulator(now=...)")
+        self._fixed_now += datetime.timedelta(seconds=seconds)
+        return self._fixed_now
+
+    def _when(self, when: datetime.datetime | None) -> datetime.datetime | None:
+        """`when`, else a fixed clock's now (None: `_ticks` reads this machine's clock)."""
+        return when if when is not None else self._fixed_now
 
     def all_ids(self, entity: str) -> set[Any]:
         """Return the id of every record of an entity: deleted deals and archived ones too."""
@@ -331,13 +366,13 @@ class Emulator:
         A touched deal also gets a `dealChange` of its title at `when` in its flow.
         """
         with self.data.lock:
-            self.data.touch(entity, ids, _ticks(when, self.data.table(entity).unit))
+            self.data.touch(entity, ids, _ticks(self._when(when), self.data.table(entity).unit))
 
     def add(self, entity: str, n: int) -> list[Any]:
         """Create n records added and updated now; return their ids."""
         with self.data.lock:
             table = self.data.table(entity)
-            return [table.public_id(i) for i in table.add(n, _ticks(None, table.unit))]
+            return [table.public_id(i) for i in table.add(n, _ticks(self._when(None), table.unit))]
 
     def duplicate(self, entity: str, item_id: Any, n: int = 1, **changes: Any) -> list[Any]:
         """Create n copies of an item (its name, emails... as it shows them; `changes` set
@@ -345,7 +380,7 @@ class Emulator:
         with self.data.lock:
             table = self.data.table(entity)
             source = table.record(table.row_id(item_id))
-            rows = table.add(n, _ticks(None, table.unit))
+            rows = table.add(n, _ticks(self._when(None), table.unit))
             for row in rows:
                 copied = {k: v for k, v in source.items() if k not in ROW_KEYS}
                 table.written[row] = {**copy.deepcopy(copied), **changes}
@@ -369,7 +404,7 @@ class Emulator:
         `when`), others disappear. Deleted persons, organizations, activities, products and notes
         are then listed by `/v1/recents` (`active_flag: false`, `update_time` = `when`)."""
         with self.data.lock:
-            self.data.delete(entity, ids, _ticks(when, self.data.table(entity).unit))
+            self.data.delete(entity, ids, _ticks(self._when(when), self.data.table(entity).unit))
 
     def archive(
         self, entity: str, ids: Iterable[Any], when: datetime.datetime | None = None
@@ -377,7 +412,7 @@ class Emulator:
         """Archive deals, leads or projects at `when` (default now): they leave the default list
         for the archived one, with `is_archived` (and `archive_time`) set and update_time moved."""
         with self.data.lock:
-            self.data.archive(entity, ids, _ticks(when, self.data.table(entity).unit))
+            self.data.archive(entity, ids, _ticks(self._when(when), self.data.table(entity).unit))
 
     def flow(self, deal_id: int) -> list[dict[str, Any]]:
         """Return every flow item of a deal (custom-field changes included), newest first."""
@@ -408,9 +443,15 @@ class Emulator:
     ) -> None:
         """Schedule a fault (see `tests.emulator.faults`) for requests whose path starts with
         `path_prefix` ("" = all): skip `after` of them, then hit `times` (-1: forever)."""
+        if fault == "hold":
+            self._released.clear()
         self._faults.add(
             Fault(path_prefix, fault, times, after, status, delay, dict(headers or {}))
         )
+
+    def release(self) -> None:
+        """Let the answers held by "hold" faults go (`stop` does too)."""
+        self._released.set()
 
     def clear_faults(self) -> None:
         """Drop every fault schedule."""
@@ -448,6 +489,9 @@ class Emulator:
         fault = self._faults.take(parts.path)
         if fault is not None and fault.kind == "slow":
             time.sleep(fault.delay)
+            fault = None
+        if fault is not None and fault.kind == "hold":
+            self._released.wait(HOLD_LIMIT_SECONDS)
             fault = None
         if fault is not None and fault.kind in AFTER_COMMIT:
             # Logged with the status of what was done, before the answer is lost.
@@ -586,6 +630,13 @@ def _ticks(when: datetime.datetime | None, unit: int) -> int:
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
+def _utc(when: datetime.datetime) -> datetime.datetime:
+    """`when` in UTC (a naive time is taken as UTC, as `touch` and `delete` take it)."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
+
+
 def _epoch(when: datetime.datetime | None) -> int:
     if when is None:
         return int(time.time())
@@ -670,7 +721,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         """The `Date` header, by the emulated Pipedrive's clock."""
-        now = time.time() + self.server.emulator.clock_offset
+        now = self.server.emulator.now().timestamp()
         return email.utils.formatdate(now if timestamp is None else timestamp, usegmt=True)
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -80,8 +80,8 @@ def _invalid(message: str) -> ApiError:
 clock: Callable[[], int] = time.time_ns
 
 
-def _now(table: Table) -> int:
-    return clock() * table.unit // 1_000_000_000
+def _now(data: Dataset, table: Table) -> int:
+    return (data.clock_ns or clock)() * table.unit // 1_000_000_000
 
 
 def _body_schema(operation: Operation) -> tuple[dict[str, Any], frozenset[str]]:
@@ -273,9 +273,9 @@ class _Write:
             column[position] = NULL if value is None else value
         if self.entity == "deals" and body.get("status") is not None:
             table.cols["status"][position] = _DEAL_STATUSES.index(body["status"])
-        table.cols["update_time"][position] = _now(table)
+        table.cols["update_time"][position] = _now(data, table)
         if body.get("is_archived") and "archived" in table.cols:
-            table.archive([row], _now(table))
+            table.archive([row], _now(data, table))
         table._changed()  # the lists' indexes must see the new update_time
 
 
@@ -286,7 +286,7 @@ class Create(_Write):
     def __call__(self, data: Dataset, request: Request) -> dict[str, Any]:
         body = self.validated(data, request)
         table = data.table(self.entity)
-        row = table.add(1, _now(table))[0]
+        row = table.add(1, _now(data, table))[0]
         generated = table.record(row)
         blank: dict[str, Any] = {
             key: [] if isinstance(value, list) else None
@@ -321,7 +321,7 @@ class Delete(_Write):
         row = self.row(data, request)
         table = data.table(self.entity)
         public = table.public_id(row)
-        data.delete(self.entity, [public], _now(table))
+        data.delete(self.entity, [public], _now(data, table))
         return {"success": True, "data": True if self.entity == "notes" else {"id": public}}
 
 
