@@ -21,6 +21,37 @@ if t.TYPE_CHECKING:
     from tests.emulator import Emulator
 
 
+def records(messages: t.Iterable[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
+    """The records of one stream, in order."""
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def ids(messages: t.Iterable[dict[str, t.Any]], stream: str, key: str = "id") -> set[t.Any]:
+    """The set of primary keys a stream emitted."""
+    return {record[key] for record in records(messages, stream)}
+
+
+def states(messages: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Every STATE value, in order."""
+    return [m["value"] for m in messages if m["type"] == "STATE"]
+
+
+def bookmark(state: dict[str, t.Any], stream: str) -> t.Any:
+    """A stream's `replication_key_value` (a stream without partitions)."""
+    return state["bookmarks"][stream]["replication_key_value"]
+
+
+def bookmarks(state: dict[str, t.Any], stream: str) -> dict[t.Any, t.Any]:
+    """A stream's bookmark per partition: {is_archived: value} for deals and leads, {None: value}
+    for a stream without partitions."""
+    entry = state["bookmarks"][stream]
+    if "partitions" in entry:
+        return {
+            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
+        }
+    return {None: entry["replication_key_value"]}
+
+
 @dataclasses.dataclass
 class SyncResult:
     """The Singer messages of one run, by kind."""
@@ -29,13 +60,11 @@ class SyncResult:
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         """The records of one stream, in order."""
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
+        return records(self.messages, stream)
 
     def ids(self, stream: str, key: str = "id") -> set[t.Any]:
         """The set of primary keys a stream emitted."""
-        return {record[key] for record in self.records(stream)}
+        return ids(self.messages, stream, key)
 
     def streams(self) -> set[str]:
         """The streams that emitted at least one record."""
@@ -50,7 +79,7 @@ class SyncResult:
     @property
     def states(self) -> list[dict[str, t.Any]]:
         """Every STATE value, in order."""
-        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states(self.messages)
 
     @property
     def final_state(self) -> dict[str, t.Any]:
@@ -124,20 +153,44 @@ def run_cli(
     )
 
 
+def json_file(path: Path, value: t.Any) -> str:
+    """Write `value` as JSON (a string as it is: a file that may not be JSON); return the path."""
+    path.write_text(value if isinstance(value, str) else json.dumps(value))
+    return str(path)
+
+
+class CliFiles(list[str]):
+    """The arguments naming a run's files: `--config C --catalog K [--state S]`."""
+
+    @property
+    def config(self) -> str:
+        return self[self.index("--config") + 1]
+
+    @property
+    def catalog(self) -> str:
+        return self[self.index("--catalog") + 1]
+
+
 def cli_files(
-    tmp_path: Path, emu: Emulator, streams: list[str], state: dict[str, t.Any] | None = None,
+    tmp_path: Path, emu: Emulator, streams: t.Iterable[str] = (),
+    state: dict[str, t.Any] | None = None, *, catalog: dict[str, t.Any] | None = None,
     **extra: t.Any,
-) -> list[str]:  # fmt: skip
-    """The config, catalog (and state) files of a command-line run."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **extra)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
-    args = ["--config", str(config), "--catalog", str(catalog)]
+) -> CliFiles:  # fmt: skip
+    """The config (`extra` added), catalog (selecting `streams`, unless one is given) and state
+    files of a command-line run, in `tmp_path`."""
+    if catalog is None:
+        # Discovered without `extra`, which may limit a run (max_tokens_per_run), unless it
+        # declares streams (custom_streams).
+        declared = {k: v for k, v in extra.items() if k == "custom_streams"}
+        catalog = select(discover(config_for(emu, **declared)), streams)
+    args = CliFiles(
+        [
+            "--config", json_file(tmp_path / "config.json", config_for(emu, **extra)),
+            "--catalog", json_file(tmp_path / "catalog.json", catalog),
+        ]
+    )  # fmt: skip
     if state is not None:
-        path = tmp_path / "state.json"
-        path.write_text(json.dumps(state))
-        args += ["--state", str(path)]
+        args += ["--state", json_file(tmp_path / "state.json", state)]
     return args
 
 
