@@ -14,6 +14,7 @@ import typing as t
 
 from tap_pipedrive.tap import TapPipedrive
 from tests.conftest import config_for
+from tests.meltano_project import outside_env
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -142,15 +143,31 @@ def run_cli(
     timeout: float = 120,
     quick_retries: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked)."""
+    """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked), by
+    default without this machine's plugin settings (`TAP_PIPEDRIVE_*`)."""
     program = ["-c", QUICK_RETRIES] if quick_retries else ["-m", "tap_pipedrive.tap"]
     return subprocess.run(
         [sys.executable, *program, *args],
         capture_output=True,
-        env=env,
+        env=outside_env() if env is None else env,
         timeout=timeout,
         check=False,
     )
+
+
+def failure_line(result: subprocess.CompletedProcess[bytes], exit_code: int, *phrases: str) -> str:
+    """The one line of a failed run: the exit code, no output, no traceback, and the last stderr
+    line the only error line (click's `Error:` for exit 2), holding `phrases`."""
+    stderr = result.stderr.decode()
+    assert result.returncode == exit_code, stderr
+    assert result.stdout == b""
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    marker = "Error" if exit_code == 2 else "ERROR"
+    assert [line for line in lines if marker in line] == [lines[-1]], stderr
+    for phrase in phrases:
+        assert phrase in lines[-1], stderr
+    return lines[-1]
 
 
 def json_file(path: Path, value: t.Any) -> str:

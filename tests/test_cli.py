@@ -9,38 +9,26 @@ and the command line's path for them once per command (`--discover`, `--test`, s
 from __future__ import annotations
 
 import datetime
-import os
 
 import click
 import pytest
 
 from pipedrive_api.errors import ConfigError
 from tap_pipedrive.tap import TapPipedrive, _json_file, failure_message
-from tests.conftest import TOKEN, closed_port, config_for
+from tests.conftest import TOKEN, closed_port, config_for, moment
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, json_file, parse_messages, records, run_cli
+from tests.singer_run import (
+    cli_files,
+    failure_line,
+    json_file,
+    parse_messages,
+    records,
+    run_cli,
+)
 
 SECRET = "s3cr3t-token-value"  # searched for in outputs
 #: An address nothing is asked at: the config is refused before any request.
 NOWHERE = "http://127.0.0.1:9"
-
-
-def run(*args: str, quick_retries: bool = False):
-    """The command line, without settings from this machine's environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_PIPEDRIVE_")}
-    return run_cli(*args, env=env, quick_retries=quick_retries)
-
-
-def the_one_line(result, exit_code: int) -> str:
-    """The exit code, no output, no traceback; the last stderr line, the only error line."""
-    stderr = result.stderr.decode()
-    assert result.returncode == exit_code, stderr
-    assert result.stdout == b""
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    marker = "ERROR" if exit_code == 1 else "Error"  # 2: click's usage error
-    assert [line for line in lines if marker in line] == [lines[-1]], stderr
-    return lines[-1]
 
 
 def with_settings(config: dict, settings: dict, **names: str) -> dict:
@@ -117,15 +105,9 @@ COMMANDS = {"discover": ["--discover"], "test": ["--test"], "sync": []}
 @pytest.mark.parametrize("command", COMMANDS)
 def test_a_bad_config_is_one_line_and_exit_1_in_every_command(tmp_path, command):
     config = json_file(tmp_path / "config.json", {"api_url": NOWHERE, **BAD_CONFIG})
-    result = run("--config", config, *COMMANDS[command])
-    line = the_one_line(result, 1)
-    for phrase in [
-        "Invalid config",
-        "in config['api_token']",
-        "'label' is not one of",
-        "'yesterday'",
-    ]:
-        assert phrase in line
+    result = run_cli("--config", config, *COMMANDS[command])
+    phrases = ["Invalid config", "in config['api_token']", "'label' is not one of", "'yesterday'"]
+    failure_line(result, 1, *phrases)
     assert "987654321" not in result.stderr.decode()
 
 
@@ -189,10 +171,8 @@ def test_an_api_failure_is_one_line_and_exit_1(tmp_path, failure):
             {"api_token": TOKEN, "api_url": emu.url}, settings, closed=str(closed_port())
         )
         path = json_file(tmp_path / "config.json", config)
-        result = run("--config", path, *COMMANDS[command], quick_retries=True)
-    line = the_one_line(result, 1)
-    for phrase in phrases:
-        assert phrase in line
+        result = run_cli("--config", path, *COMMANDS[command], quick_retries=True)
+    failure_line(result, 1, *phrases)
     assert SECRET not in result.stderr.decode()
 
 
@@ -201,7 +181,7 @@ def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, 
     with Emulator(seed=3, scale=1200, api_token=TOKEN) as emu:
         files = cli_files(tmp_path, emu, ["persons"])
         emu.inject("/api/v2/persons", "budget_429", after=after)  # the second page, in sync
-        result = run(*files, *COMMANDS[command], quick_retries=True)
+        result = run_cli(*files, *COMMANDS[command], quick_retries=True)
         persons = emu.ids("persons")
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
@@ -223,23 +203,18 @@ def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, 
 
 def test_a_config_file_that_is_not_json(tmp_path):
     config = json_file(tmp_path / "config.json", "{api_token: x")
-    line = the_one_line(run("--config", config), 2)
-    assert "config.json" in line
-    assert "is not valid JSON" in line
+    failure_line(run_cli("--config", config), 2, "config.json", "is not valid JSON")
 
 
 def test_a_missing_config_file(tmp_path):
-    line = the_one_line(run("--config", str(tmp_path / "nope.json")), 2)
-    assert "nope.json" in line
-    assert "No such file" in line
+    failure_line(run_cli("--config", str(tmp_path / "nope.json")), 2, "nope.json", "No such file")
 
 
 def test_a_state_file_that_is_not_json(tmp_path):
     config = json_file(tmp_path / "config.json", {"api_token": SECRET, "api_url": NOWHERE})
     broken = json_file(tmp_path / "file.json", '{"bookmarks": ')
-    line = the_one_line(run("--config", config, "--state", broken), 2)
+    line = failure_line(run_cli("--config", config, "--state", broken), 2, "is not valid JSON")
     assert line.startswith("Error: --state '")
-    assert "is not valid JSON" in line
 
 
 @pytest.mark.parametrize("option", ["--state", "--catalog"])
@@ -254,8 +229,7 @@ def test_a_state_or_catalog_file_that_is_not_json_is_named(tmp_path, option):
 def test_a_catalog_without_streams(tmp_path):
     config = json_file(tmp_path / "config.json", {"api_token": SECRET, "api_url": NOWHERE})
     catalog = json_file(tmp_path / "catalog.json", {"bookmarks": {}})
-    line = the_one_line(run("--config", config, "--catalog", catalog), 2)
-    assert "'streams'" in line
+    failure_line(run_cli("--config", config, "--catalog", catalog), 2, "'streams'")
 
 
 # --- start_date in the forms users paste ----------------------------------------------------------
@@ -266,10 +240,7 @@ def persons_day(emulator):
     """Midnight UTC after a person's update in the two hours before it, so that reading a form
     an hour or a day off changes the records; a day after the 12th, so that its slashed forms
     are unambiguous."""
-    times = sorted(
-        datetime.datetime.fromisoformat(r["update_time"].replace("Z", "+00:00"))
-        for r in emulator.records("persons")
-    )
+    times = sorted(moment(r["update_time"]) for r in emulator.records("persons"))
     days = [
         (moment + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0)
         for moment in times
@@ -298,7 +269,7 @@ def test_start_date_forms_users_paste_mean_midnight_utc_of_that_day(emulator, pe
 
 def test_a_pasted_start_date_reads_from_midnight_utc_of_that_day(tmp_path, emulator, persons_day):
     start_date = START_DATE_FORMS["DD/MM/YYYY"](persons_day)
-    result = run(*cli_files(tmp_path, emulator, ["persons"], start_date=start_date))
+    result = run_cli(*cli_files(tmp_path, emulator, ["persons"], start_date=start_date))
     assert result.returncode == 0, result.stderr.decode()
     expected = emulator.ids("persons", updated_since=persons_day)
     assert {r["id"] for r in records(parse_messages(result.stdout), "persons")} == expected

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 
 import pytest
 
-from tests.conftest import TOKEN, a_moment_ago, changes, config_for, flow_ids
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
+from tests.expected import changes, flow_calls, flow_ids
 from tests.singer_run import sync
 
 CHILDREN = ["deal_products", "deal_installments", "dealflow"]
@@ -32,14 +32,6 @@ def at_each_bookmark(deals: list[dict]) -> set[int]:
         last = max(d["update_time"] for d in listed)
         ids |= {d["id"] for d in listed if d["update_time"] == last}
     return ids
-
-
-def flow_requests(emulator) -> list[int]:
-    return [
-        int(r.path.split("/")[3])
-        for r in emulator.requests
-        if r.path.startswith("/v1/deals/") and r.path.endswith("/flow")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +59,7 @@ def test_dealflow_holds_every_change_of_every_deal_not_deleted(children_sync, em
     deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
     assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
     assert len(children_sync.records("dealflow")) == len(children_sync.ids("dealflow"))
-    assert sorted(flow_requests(emulator)) == sorted(deals)
+    assert sorted(flow_calls(emulator)) == sorted(deals)
 
 
 def test_the_flow_is_asked_for_every_field_change_only(children_sync, emulator):
@@ -122,14 +114,14 @@ def test_an_incremental_run_reads_flows_only_of_the_deals_updated_since(fresh_em
     first = sync(config_for(fresh_emulator), streams=["deals", *CHILDREN])
     rereads = at_each_bookmark(fresh_emulator.records("deals"))
     updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago()
     fresh_emulator.touch("deals", updated, when=moment)
     fresh_emulator.clear_log()
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deals", *CHILDREN])
     # The updated deals, plus the ones sharing the previous bookmark's second (at-least-once).
     assert second.ids("deals") == set(updated) | rereads
     deleted = {d["id"] for d in fresh_emulator.records("deals") if d["is_deleted"]}
-    assert set(flow_requests(fresh_emulator)) == (set(updated) | rereads) - deleted
+    assert set(flow_calls(fresh_emulator)) == (set(updated) | rereads) - deleted
 
 
 def test_an_incremental_run_emits_the_changes_since_the_previous_runs_deals_window(
@@ -185,7 +177,7 @@ def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator
         d["id"] for d in live_list
     }
     product = fresh_emulator.records("deal_products")[0]
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago()
     fresh_emulator.touch("deals", [product["deal_id"]], when=moment)
     fresh_emulator.clear_log()
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deal_products"])

@@ -14,7 +14,7 @@ import requests
 
 from tap_pipedrive.streams.deletions import DeletedRecordsStream
 from tap_pipedrive.tap import TapPipedrive
-from tests.conftest import TOKEN, a_moment_ago, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator, spec
 from tests.singer_run import bookmark, discover, select, sync
 
@@ -28,10 +28,6 @@ ENTITIES = ("persons", "organizations", "activities", "products", "notes")
 LOOKBACK = datetime.timedelta(minutes=5)
 #: Tests of the bookmark's own second turn the look-back margin off.
 NO_MARGIN = {"deleted_records_lookback_minutes": 0}
-
-
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def v1(moment: datetime.datetime) -> str:
@@ -120,9 +116,7 @@ def test_deletions_stamped_just_before_the_last_read_ended_are_read_by_the_next_
     # Committed after the first read, stamped two seconds before its end (a slow commit).
     first = sync(config_for(fresh_emulator), streams=[STREAM])
     assert deleted(first) == set()
-    end = datetime.datetime.fromisoformat(
-        bookmark(first.final_state, STREAM).replace("Z", "+00:00")
-    )
+    end = moment(bookmark(first.final_state, STREAM))
     gone = delete_some_of_each(fresh_emulator, end - 2 * SECOND)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
     assert deleted(second) == gone
@@ -260,7 +254,7 @@ def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(fresh
             streams=[STREAM],
         )
     assert deleted(second) == set()
-    since = datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) - LOOKBACK - SECOND
+    since = moment(mark) - LOOKBACK - SECOND
     assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [v1(since)]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message]
 

@@ -22,6 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.conftest import rfc3339
 from tests.emulator import Emulator, RequestLog, spec
 from tests.emulator.fields import V2_FIELD_TYPES
 from tests.emulator.handlers import ROUTES, Route
@@ -85,10 +86,6 @@ def ids_of(pages: list[dict[str, Any]]) -> list[int]:
 def live_deals(emu: Emulator) -> list[dict[str, Any]]:
     """The deals `/api/v2/deals` lists by default: neither deleted nor archived."""
     return [d for d in emu.records("deals") if not d["is_deleted"] and not d["is_archived"]]
-
-
-def stamp(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +321,7 @@ def test_time_filters_compare_instants_not_strings(emu):
     boundary = sorted(d["update_time"] for d in deals)[600]
     moment = datetime.datetime.strptime(boundary, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     local = moment.astimezone(datetime.timezone(datetime.timedelta(hours=2))).isoformat()
-    half_past = stamp(moment).replace("Z", ".5Z")
+    half_past = rfc3339(moment).replace("Z", ".5Z")
     assert emu.ids("deals", updated_since=local) == emu.ids("deals", updated_since=boundary)
     assert emu.ids("deals", updated_since=half_past) == {
         d["id"] for d in deals if d["update_time"] > boundary
@@ -652,9 +649,9 @@ def test_touch_without_a_time_uses_now_in_whole_seconds(fresh):
 
 
 def test_add_creates_records_added_and_updated_now(fresh):
-    start = stamp(datetime.datetime.now(UTC))
+    start = rfc3339(datetime.datetime.now(UTC))
     new = fresh.add("deals", 3)
-    end = stamp(datetime.datetime.now(UTC))
+    end = rfc3339(datetime.datetime.now(UTC))
     assert new == [61, 62, 63]
     added = [d for d in fresh.records("deals") if d["id"] in new]
     assert all(start <= d["add_time"] == d["update_time"] <= end for d in added)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
-from tests.singer_run import parse_messages
+from tests.singer_run import ids, parse_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The legacy tap 2.1.0's own final STATE shape, as issue 21 quotes it.
@@ -34,8 +34,7 @@ def migrating_commands() -> list[str]:
 
 
 def records(path: Path, stream: str) -> set[int]:
-    messages = parse_messages(path.read_bytes())
-    return {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream}
+    return ids(parse_messages(path.read_bytes()), stream)
 
 
 def test_migratings_commands_run_as_written(tmp_path):

@@ -23,11 +23,11 @@ from tests.conftest import (
     TOKEN,
     closed_port,
     config_for,
-    flow_ids,
     oauth_config,
     oauth_emulator,
 )
 from tests.emulator import Emulator
+from tests.expected import flow_ids
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
