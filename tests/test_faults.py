@@ -11,7 +11,7 @@ from pipedrive_api.errors import PipedriveAPIError
 from tap_pipedrive.summary import SyncFailedError
 from tests.conftest import OAUTH, TOKEN, config_for, oauth_config, oauth_emulator
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, states, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -121,7 +121,7 @@ def test_an_exhausted_budget_stops_with_the_state_and_a_later_run_resumes(fresh_
     assert "Traceback" not in stderr
     messages = parse_messages(result.stdout)
     seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
-    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    state = states(messages)[-1]
     first_page = int(next(r for r in fresh_emulator.requests if r.path == PERSONS).query["limit"])
     assert first_page < len(fresh_emulator.all_ids("persons"))
     assert len(seen) == first_page

@@ -10,15 +10,11 @@ import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, killed_run, select, sync
+from tests.singer_run import bookmark, discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
 # Stream -> emulator entity, for the plain incremental lists.
 INCREMENTAL = {"persons": "persons", "organizations": "organizations", "notes": "notes"}
-
-
-def bookmark(state: dict, stream: str) -> str:
-    return state["bookmarks"][stream]["replication_key_value"]
 
 
 @pytest.mark.parametrize("stream", sorted(INCREMENTAL))
