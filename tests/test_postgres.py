@@ -21,7 +21,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,11 +32,12 @@ from pathlib import Path
 import pytest
 
 from tap_pipedrive.streams import STREAM_TYPES
-from tests.conftest import TOKEN, unavailable
+from tests.conftest import TOKEN, a_moment_ago, closed_port, moment, unavailable
 from tests.emulator import Emulator
 from tests.emulator.assignments import every_assignment
+from tests.expected import changes
 from tests.meltano_project import meltano, meltano_env, meltano_project
-from tests.singer_run import discover, select
+from tests.singer_run import bookmarks, discover, select
 from tests.test_history import (
     CHANGELOGS,
     change_rows,
@@ -114,12 +114,6 @@ def server_bindir() -> Path | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Postgres:
     """A throwaway PostgreSQL server on 127.0.0.1: trust auth, no Unix socket, UTC."""
 
@@ -160,7 +154,7 @@ class Postgres:
             "-E", "UTF8", "--no-locale", "--no-sync",
         )  # fmt: skip
         for _attempt in range(3):  # a free port can be taken between probe and bind
-            self.port = free_port()
+            self.port = closed_port()
             with self.log.open("ab") as log:
                 self.process = subprocess.Popen(
                     [
@@ -231,12 +225,6 @@ print(json.dumps(out, default=lambda v: v.isoformat() if hasattr(v, "isoformat")
 """
 
 
-def moment(value: str) -> datetime.datetime:
-    """An ISO 8601 timestamp as an aware datetime (naive ones are UTC, as the server is)."""
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def custom_fields(url: str, endpoint: str) -> list[dict[str, t.Any]]:
     request = urllib.request.Request(
         f"{url}/api/v2/{endpoint}?limit=500", headers={"x-api-token": TOKEN}
@@ -259,7 +247,7 @@ def expected_ids(emu: Emulator, stream: str, key: list[str]) -> set[t.Any]:
     if stream in ("deal_products", "deal_installments"):  # of the deals not deleted
         return {r["id"] for r in emu.records(stream) if r["deal_id"] in set(alive)}
     if stream == "dealflow":
-        return {c["id"] for c in deal_changes(emu, alive)}
+        return {c["id"] for c in changes(emu, alive)}
     if stream == "deleted_records":
         return set()  # nothing deleted yet
     if stream in CHANGELOGS:
@@ -274,16 +262,6 @@ def expected_ids(emu: Emulator, stream: str, key: list[str]) -> set[t.Any]:
     if stream.endswith("_assignments"):
         return {tuple(row[k] for k in key) for row in every_assignment(emu.data, stream)}
     return set(emu.all_ids({"currency": "currencies"}.get(stream, stream)))
-
-
-def deal_changes(emu: Emulator, deals: t.Iterable[int]) -> list[dict[str, t.Any]]:
-    """The emulator's dealChange items of these deals, with their time as RFC 3339."""
-    return [
-        {**item["data"], "log_time": item["timestamp"].replace(" ", "T") + "Z"}
-        for deal in deals
-        for item in emu.flow(deal)
-        if item["object"] == "dealChange"
-    ]
 
 
 @dataclasses.dataclass
@@ -468,7 +446,7 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
 
         # Changes for the incremental load, a few seconds in the past so that the second
         # load's upper bound (its start) includes them; and a user deleted.
-        when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+        when = a_moment_ago()
         touched = {s: set(sorted(emu.all_ids(s))[::7]) for s in INCREMENTAL}
         added = set(emu.add("persons", 3))
         touched["persons"] |= added
@@ -523,16 +501,6 @@ def schema_of(catalog: dict[str, t.Any], stream: str) -> dict[str, t.Any]:
     return next(e["schema"] for e in catalog["streams"] if e["tap_stream_id"] == stream)
 
 
-def bookmark(state: dict[str, t.Any], stream: str) -> dict[t.Any, str]:
-    """A stream's bookmark per deals/leads list ({None: value} when it has one)."""
-    entry = state["bookmarks"][stream]
-    if "partitions" in entry:
-        return {
-            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
-        }
-    return {None: entry["replication_key_value"]}
-
-
 def test_one_table_per_stream(loads):
     assert loads.first.tables == set(STREAMS)
     assert loads.second.tables == set(STREAMS)
@@ -583,7 +551,7 @@ def test_incremental_load_brought_the_changes(loads, stream):
 
 @pytest.mark.parametrize("stream", INCREMENTAL)
 def test_incremental_load_rewrote_only_changed_rows_and_the_bookmark_second(loads, stream):
-    marks = set(bookmark(loads.first_state, stream).values())
+    marks = set(bookmarks(loads.first_state, stream).values())
     boundary = {
         i for i, value in loads.first.update_times[stream].items() if value in map(moment, marks)
     }
@@ -597,10 +565,10 @@ def test_incremental_load_rewrote_only_the_changes_of_the_deals_read_again(loads
     deals = loads.rewritten["deals"] - {
         d["id"] for d in loads.emulator.records("deals") if d["is_deleted"]
     }
-    assert loads.rewritten["dealflow"] == {c["id"] for c in deal_changes(loads.emulator, deals)}
+    assert loads.rewritten["dealflow"] == {c["id"] for c in changes(loads.emulator, deals)}
     titles = {
         c["id"]
-        for c in deal_changes(loads.emulator, loads.touched["deals"])
+        for c in changes(loads.emulator, loads.touched["deals"])
         if moment(c["log_time"]) == loads.when
     }
     assert titles

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 
@@ -12,8 +11,8 @@ from singer_sdk.streams import Stream
 
 from tap_pipedrive.client import PipedriveStream
 from tap_pipedrive.streams import STREAM_TYPES
-from tests.conftest import TOKEN, config_for
-from tests.singer_run import SyncResult, discover, select, sync
+from tests.conftest import TOKEN, a_moment_ago, config_for
+from tests.singer_run import SyncResult, bookmarks, discover, select, sync
 
 # The streams off by default have tests of their own: deleted_records tests/test_deletions.py,
 # person_changes and organization_changes tests/test_history.py, deal_mail_messages
@@ -43,16 +42,6 @@ def expected_ids(emulator, stream: str) -> set:
     if stream in PER_ITEM:  # of the deals not deleted, of every product
         return {row["id"] for row in emulator.data.extras.rows(stream)}
     return set(emulator.all_ids({"currency": "currencies"}.get(stream, stream)))
-
-
-def bookmarks(state: dict, stream: str) -> dict:
-    """Bookmark per partition: {is_archived: value} for deals and leads, {None: value} else."""
-    entry = state["bookmarks"][stream]
-    if "partitions" in entry:
-        return {
-            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
-        }
-    return {None: entry["replication_key_value"]}
 
 
 def bookmark_second(result: SyncResult, stream: str) -> set:
@@ -128,7 +117,7 @@ def test_rerun_emits_records_updated_between_runs(fresh_emulator, stream):
     first = sync(config_for(fresh_emulator), streams=[stream])
     touched = set(sorted(fresh_emulator.ids(entity))[:7])
     # A second in the past: a record updated in the very second a run starts belongs to the next.
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago()
     fresh_emulator.touch(entity, touched, when=moment)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=[stream])
     assert second.ids(stream) == touched | bookmark_second(first, stream)
