@@ -6,7 +6,6 @@ Expected rows come from the emulator's own data (`emu.data.extras`), never from 
 from __future__ import annotations
 
 import datetime
-import json
 import re
 
 import pytest
@@ -17,6 +16,7 @@ from tests.emulator import Emulator
 from tests.singer_run import (
     cli_files,
     discover,
+    json_file,
     killed_run,
     parse_messages,
     records,
@@ -251,12 +251,11 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
             if not p["context"]["is_archived"]
         ]
 
-        state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps(state))
+        state_file = json_file(tmp_path / "state.json", state)
         config, catalog = write_inputs(
             emu, tmp_path, ["deals", "deal_participants"], max_concurrency=1
         )
-        resumed = run_cli("--config", config, "--catalog", catalog, "--state", str(state_file))
+        resumed = run_cli("--config", config, "--catalog", catalog, "--state", state_file)
         assert resumed.returncode == 0, resumed.stderr.decode()
         paths = [r.path for r in emu.requests]
         second = calls(emu)

@@ -241,7 +241,9 @@ def test_the_state_after_a_sweep_over_200k_persons_stays_small(caplog):
 
 
 def test_a_negative_deletion_sweep_days_is_refused_in_one_line(tmp_path):
-    config = json_file(tmp_path / "config.json", {"api_token": "x", "deletion_sweep_days": -1})
+    config = json_file(
+        tmp_path / "config.json", {"api_token": "some-token", "deletion_sweep_days": -1}
+    )
     result = run_cli("--config", config)
     assert failure_line(result, 1).split(" | ")[-1] == (
         "Invalid config: `deletion_sweep_days` must be 0 (every run) or more, not -1."

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator
 from tests.expected import flow_calls
-from tests.singer_run import SyncResult, discover, killed_run, select, sync
+from tests.singer_run import SyncResult, cli_files, discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
 #: Changelog stream -> (emulator entity, item column).
@@ -405,23 +405,21 @@ def _newest_change(emulator: Emulator, person: int) -> tuple:
 def test_a_changelog_run_killed_in_the_middle_resumes_without_loss(tmp_path):
     stream = "person_changes"
     with Emulator(seed=5, scale=1200, api_token=TOKEN) as emu:
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config_for(emu)))
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(select(discover(config_for(emu)), [stream])))
+        catalog = select(discover(config_for(emu)), [stream])
+        files = cli_files(tmp_path, emu, catalog=catalog)
         expected = change_rows(emu, stream)
         half = len(expected) // 2
 
         def counts(message: dict) -> bool:
             return message["type"] == "RECORD" and message["stream"] == stream
 
-        messages = killed_run(config_path, catalog_path, counts, half)
+        messages = killed_run(files.config, files.catalog, counts, half)
         killed = SyncResult(messages)
         assert len(killed.records(stream)) == half
         state = killed.final_state
         assert state["bookmarks"][stream]["items_updated_since"]["live"]
         emu.clear_log()
-        resumed = sync(config_for(emu), state=state, catalog=json.loads(catalog_path.read_text()))
+        resumed = sync(config_for(emu), state=state, catalog=catalog)
         assert emitted_changes(killed, stream) | emitted_changes(resumed, stream) == expected
         # Resumed from the last batch the killed run finished, not from the start.
         assert len(changelog_calls(emu, "persons")) < len(emu.ids("persons"))

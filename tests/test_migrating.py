@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
+from tests.meltano_project import outside_env
 from tests.singer_run import ids, parse_messages
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,8 +50,7 @@ def test_migratings_commands_run_as_written(tmp_path):
         ["echo", '\'{"api_token":'],
         ["tap-pipedrive", "--config"],
     ]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env = {k: v for k, v in env.items() if not k.startswith("TAP_PIPEDRIVE_")}
+    env = outside_env() | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     stderr: dict[str, str] = {}
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         config = {"api_token": TOKEN, "api_url": emu.url}

@@ -11,7 +11,17 @@ from pipedrive_api.ratelimit import budget_exhausted
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.expected import FLOW, flow_calls
-from tests.singer_run import cli_files, discover, ids, parse_messages, run_cli, select, states
+from tests.singer_run import (
+    cli_files,
+    discover,
+    failure_line,
+    ids,
+    json_file,
+    parse_messages,
+    run_cli,
+    select,
+    states,
+)
 
 LISTS = ("/api/v2/persons", "/api/v2/organizations")
 
@@ -59,10 +69,9 @@ def test_max_tokens_per_run_stops_cleanly_and_the_next_run_resumes(emu, tmp_path
     assert 0 < len(first) < len(emu.ids("deals") | emu.ids("deals", archived=True))
     state = states(messages)[-1]
 
-    state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(state))
+    state_file = json_file(tmp_path / "state.json", state)
     config, catalog = write_inputs(emu, tmp_path)
-    resumed = run_cli("--config", config, "--catalog", catalog, "--state", str(state_file))
+    resumed = run_cli("--config", config, "--catalog", catalog, "--state", state_file)
     assert resumed.returncode == 0, resumed.stderr.decode()
     assert first | set(flow_calls(emu, ok=True)) == emu.ids("deals") | emu.ids(
         "deals", archived=True
@@ -70,14 +79,10 @@ def test_max_tokens_per_run_stops_cleanly_and_the_next_run_resumes(emu, tmp_path
 
 
 def test_max_tokens_per_run_below_one_is_refused(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"api_token": "some-token", "max_tokens_per_run": 0}))
-    result = run_cli("--config", str(config))
-    stderr = result.stderr.decode()
-    assert result.returncode == 1
-    assert "`max_tokens_per_run` must be at least 1" in stderr
-    assert "Traceback" not in stderr
-    assert result.stdout == b""
+    config = json_file(
+        tmp_path / "config.json", {"api_token": "some-token", "max_tokens_per_run": 0}
+    )
+    failure_line(run_cli("--config", config), 1, "`max_tokens_per_run` must be at least 1")
 
 
 def answer_429(message: str, **headers: str) -> requests.Response:
