@@ -11,14 +11,13 @@ import typing as t
 
 import pytest
 
-from tests.conftest import TOKEN, unavailable
+from tests.conftest import TOKEN, a_moment_ago, moment, unavailable
 from tests.emulator import Emulator
 from tests.singer_run import discover, select
-from tests.test_postgres import TARGET_VENV, Postgres, load, moment, server_bindir
+from tests.test_postgres import TARGET_VENV, Postgres, load, server_bindir
 
 pytestmark = pytest.mark.slow
 
-UTC = datetime.timezone.utc
 ENTITIES = ("persons", "organizations", "activities", "products", "notes")
 SCHEMA = "deletions"
 
@@ -63,7 +62,7 @@ def loads(postgres: Postgres, tmp_path_factory):
         (workdir / "catalog.json").write_text(json.dumps(catalog))
         state = load(workdir, postgres.port, None, "first", schema=SCHEMA)
         before = rows(postgres)
-        now = datetime.datetime.now(UTC).replace(microsecond=0)
+        now = a_moment_ago(0)
         # Deleted 45 days ago: beyond the month /v1/recents keeps, only a sweep finds them.
         old = {e: set(sorted(emu.ids(e))[:3]) for e in ENTITIES}
         for entity, ids in old.items():
