@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import TOKEN, a_moment_ago, moment, unavailable
 from tests.emulator import Emulator
 from tests.singer_run import discover, select
-from tests.test_postgres import TARGET_VENV, Postgres, load, server_bindir
+from tests.test_postgres import TARGET_VENV, Postgres, load, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +26,8 @@ SCHEMA = "deletions"
 def postgres() -> t.Iterator[Postgres]:
     if not (TARGET_VENV / "bin" / "target-postgres").exists():
         unavailable(f"target-postgres is not installed in {TARGET_VENV}: `make target-postgres`")
-    bindir = server_bindir()
-    if bindir is None:
-        unavailable("no PostgreSQL server binaries; `make postgres` installs them as root")
-    pg = Postgres(bindir)
-    try:
-        pg.start()
+    with running_server() as pg:
         yield pg
-    finally:
-        pg.stop()
 
 
 def rows(pg: Postgres) -> dict[str, dict[int, dict[str, t.Any]]]:

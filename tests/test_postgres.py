@@ -13,6 +13,7 @@ is a failure.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -407,13 +408,9 @@ def load(
     return json.loads(lines[-1])
 
 
-@pytest.fixture(scope="module")
-def server() -> t.Iterator[Postgres]:
-    """A throwaway PostgreSQL server for this module's loads."""
-    if not (TARGET_VENV / "bin" / "target-postgres").exists():
-        unavailable(
-            f"target-postgres is not installed in {TARGET_VENV} (run `make target-postgres`)"
-        )
+@contextlib.contextmanager
+def running_server() -> t.Iterator[Postgres]:
+    """A started throwaway PostgreSQL server, stopped after (skipped without its binaries)."""
     bindir = server_bindir()
     if bindir is None:
         unavailable(
@@ -426,6 +423,17 @@ def server() -> t.Iterator[Postgres]:
         yield pg
     finally:
         pg.stop()
+
+
+@pytest.fixture(scope="module")
+def server() -> t.Iterator[Postgres]:
+    """A throwaway PostgreSQL server for this module's loads."""
+    if not (TARGET_VENV / "bin" / "target-postgres").exists():
+        unavailable(
+            f"target-postgres is not installed in {TARGET_VENV} (run `make target-postgres`)"
+        )
+    with running_server() as pg:
+        yield pg
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
 from tests.meltano_project import installed, meltano, meltano_env, meltano_project
 from tests.target_run import WRITES
-from tests.test_postgres import TARGET_VENV, Postgres, server_bindir
+from tests.test_postgres import TARGET_VENV, Postgres, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -71,17 +71,10 @@ INCREMENTAL = {
 def postgres() -> t.Iterator[Postgres]:
     if not (TARGET_VENV / "bin" / "python").exists():
         unavailable(f"{TARGET_VENV} (psycopg for the SQL) is missing: run `make target-postgres`")
-    bindir = server_bindir()
-    if bindir is None:
-        unavailable("no PostgreSQL server binaries; `make postgres` installs them as root")
     installed(*PLUGINS)
-    pg = Postgres(bindir)
-    try:
-        pg.start()
+    with running_server() as pg:
         pg.query(*SQL)
         yield pg
-    finally:
-        pg.stop()
 
 
 def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
