@@ -57,26 +57,22 @@ def a_moment_ago(seconds: int = 5) -> datetime.datetime:
     return now - datetime.timedelta(seconds=seconds)
 
 
+def moment(value: str) -> datetime.datetime:
+    """An RFC 3339 / ISO 8601 timestamp as an aware datetime (a naive one is UTC)."""
+    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def rfc3339(when: datetime.datetime) -> str:
+    """A datetime (UTC) to the second, as the tap writes times: `2024-01-31T10:00:00Z`."""
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def closed_port() -> int:
-    """A port nothing listens on (connections to it are refused)."""
+    """A port nothing listens on: connections to it are refused, a server may bind it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def changes(emulator: Emulator, deal_ids: t.Iterable[int]) -> list[dict[str, t.Any]]:
-    """The emulator's dealChange items of these deals (every field), with RFC 3339 times."""
-    return [
-        {**item["data"], "deal_id": deal, "log_time": item["timestamp"].replace(" ", "T") + "Z"}
-        for deal in deal_ids
-        for item in emulator.flow(deal)
-        if item["object"] == "dealChange"
-    ]
-
-
-def flow_ids(emulator: Emulator, deal_ids: t.Iterable[int], since: str = "") -> set[int]:
-    """The ids of the changes of these deals made at or after `since`."""
-    return {c["id"] for c in changes(emulator, deal_ids) if c["log_time"] >= since}
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +98,14 @@ def fresh_emulator() -> t.Iterator[Emulator]:
     """An emulator a test may change (touch, add, delete, inject faults)."""
     with Emulator(seed=11, scale=1200, api_token=TOKEN) as emu:
         yield emu
+
+
+@pytest.fixture
+def emu() -> t.Iterator[Emulator]:
+    """A small emulator a test may change (the target's tests write to it); a module that
+    needs another one defines its own `emu`."""
+    with Emulator(seed=5, scale=40, api_token=TOKEN) as emulator:
+        yield emulator
 
 
 def config_for(emu: Emulator, **extra: t.Any) -> dict[str, t.Any]:

@@ -14,11 +14,43 @@ import typing as t
 
 from tap_pipedrive.tap import TapPipedrive
 from tests.conftest import config_for
+from tests.meltano_project import outside_env
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tests.emulator import Emulator
+
+
+def records(messages: t.Iterable[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
+    """The records of one stream, in order."""
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+
+
+def ids(messages: t.Iterable[dict[str, t.Any]], stream: str, key: str = "id") -> set[t.Any]:
+    """The set of primary keys a stream emitted."""
+    return {record[key] for record in records(messages, stream)}
+
+
+def states(messages: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Every STATE value, in order."""
+    return [m["value"] for m in messages if m["type"] == "STATE"]
+
+
+def bookmark(state: dict[str, t.Any], stream: str) -> t.Any:
+    """A stream's `replication_key_value` (a stream without partitions)."""
+    return state["bookmarks"][stream]["replication_key_value"]
+
+
+def bookmarks(state: dict[str, t.Any], stream: str) -> dict[t.Any, t.Any]:
+    """A stream's bookmark per partition: {is_archived: value} for deals and leads, {None: value}
+    for a stream without partitions."""
+    entry = state["bookmarks"][stream]
+    if "partitions" in entry:
+        return {
+            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
+        }
+    return {None: entry["replication_key_value"]}
 
 
 @dataclasses.dataclass
@@ -29,13 +61,11 @@ class SyncResult:
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         """The records of one stream, in order."""
-        return [
-            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
-        ]
+        return records(self.messages, stream)
 
     def ids(self, stream: str, key: str = "id") -> set[t.Any]:
         """The set of primary keys a stream emitted."""
-        return {record[key] for record in self.records(stream)}
+        return ids(self.messages, stream, key)
 
     def streams(self) -> set[str]:
         """The streams that emitted at least one record."""
@@ -50,7 +80,7 @@ class SyncResult:
     @property
     def states(self) -> list[dict[str, t.Any]]:
         """Every STATE value, in order."""
-        return [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states(self.messages)
 
     @property
     def final_state(self) -> dict[str, t.Any]:
@@ -113,31 +143,71 @@ def run_cli(
     timeout: float = 120,
     quick_retries: bool = False,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked)."""
+    """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked), by
+    default without this machine's plugin settings (`TAP_PIPEDRIVE_*`)."""
     program = ["-c", QUICK_RETRIES] if quick_retries else ["-m", "tap_pipedrive.tap"]
     return subprocess.run(
         [sys.executable, *program, *args],
         capture_output=True,
-        env=env,
+        env=outside_env() if env is None else env,
         timeout=timeout,
         check=False,
     )
 
 
+def failure_line(result: subprocess.CompletedProcess[bytes], exit_code: int, *phrases: str) -> str:
+    """The one line of a failed run: the exit code, no output, no traceback, and the last stderr
+    line the only error line (click's `Error:` for exit 2), holding `phrases`."""
+    stderr = result.stderr.decode()
+    assert result.returncode == exit_code, stderr
+    assert result.stdout == b""
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    marker = "Error" if exit_code == 2 else "ERROR"
+    assert [line for line in lines if marker in line] == [lines[-1]], stderr
+    for phrase in phrases:
+        assert phrase in lines[-1], stderr
+    return lines[-1]
+
+
+def json_file(path: Path, value: t.Any) -> str:
+    """Write `value` as JSON (a string as it is: a file that may not be JSON); return the path."""
+    path.write_text(value if isinstance(value, str) else json.dumps(value))
+    return str(path)
+
+
+class CliFiles(list[str]):
+    """The arguments naming a run's files: `--config C --catalog K [--state S]`."""
+
+    @property
+    def config(self) -> str:
+        return self[self.index("--config") + 1]
+
+    @property
+    def catalog(self) -> str:
+        return self[self.index("--catalog") + 1]
+
+
 def cli_files(
-    tmp_path: Path, emu: Emulator, streams: list[str], state: dict[str, t.Any] | None = None,
+    tmp_path: Path, emu: Emulator, streams: t.Iterable[str] = (),
+    state: dict[str, t.Any] | None = None, *, catalog: dict[str, t.Any] | None = None,
     **extra: t.Any,
-) -> list[str]:  # fmt: skip
-    """The config, catalog (and state) files of a command-line run."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **extra)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
-    args = ["--config", str(config), "--catalog", str(catalog)]
+) -> CliFiles:  # fmt: skip
+    """The config (`extra` added), catalog (selecting `streams`, unless one is given) and state
+    files of a command-line run, in `tmp_path`."""
+    if catalog is None:
+        # Discovered without `extra`, which may limit a run (max_tokens_per_run), unless it
+        # declares streams (custom_streams).
+        declared = {k: v for k, v in extra.items() if k == "custom_streams"}
+        catalog = select(discover(config_for(emu, **declared)), streams)
+    args = CliFiles(
+        [
+            "--config", json_file(tmp_path / "config.json", config_for(emu, **extra)),
+            "--catalog", json_file(tmp_path / "catalog.json", catalog),
+        ]
+    )  # fmt: skip
     if state is not None:
-        path = tmp_path / "state.json"
-        path.write_text(json.dumps(state))
-        args += ["--state", str(path)]
+        args += ["--state", json_file(tmp_path / "state.json", state)]
     return args
 
 

@@ -6,13 +6,11 @@ the read's records, and only after a read that covered the whole table.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, ids, parse_messages, run_cli, sync
 
 DEAL_CHILDREN = ("deal_products", "deal_installments", "dealflow")
 
@@ -55,12 +53,9 @@ def run_goals_and_stages(emu: Emulator, tmp_path, **config) -> tuple[int, list[d
 
     Its exit code and messages; the emulator's log holds the run's requests alone.
     """
-    config_path, catalog_path = tmp_path / "config.json", tmp_path / "catalog.json"
-    config_path.write_text(json.dumps(config_for(emu, **config)))
-    catalog = select(discover(config_for(emu)), ["goals", "stages"])
-    catalog_path.write_text(json.dumps(catalog))
+    files = cli_files(tmp_path, emu, ["goals", "stages"], **config)
     emu.clear_log()
-    result = run_cli("--config", str(config_path), "--catalog", str(catalog_path))
+    result = run_cli(*files)
     return result.returncode, parse_messages(result.stdout)
 
 
@@ -75,10 +70,6 @@ def test_a_refused_full_table_read_is_not_activated(tmp_path):
     assert activated(messages) == {"stages"}
 
 
-def records_of(messages: list[dict], stream: str) -> set:
-    return {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream}
-
-
 def test_a_full_table_read_that_failed_half_way_is_not_activated(tmp_path):
     with Emulator(seed=7, scale=200, api_token=TOKEN) as emu:
         emu.inject("/v1/goals", "status", status=400, after=1)  # the inactive goals' call
@@ -87,7 +78,7 @@ def test_a_full_table_read_that_failed_half_way_is_not_activated(tmp_path):
         active = {goal["id"] for goal in emu.records("goals") if goal["is_active"]}
     assert goals_calls == [200, 400]
     assert code == 1
-    assert records_of(messages, "goals") == active
+    assert ids(messages, "goals") == active
     assert activated(messages) == {"stages"}
 
 
@@ -104,7 +95,7 @@ def test_a_full_table_read_stopped_by_the_token_limit_is_not_activated(tmp_path)
     assert activated(complete) == {"goals", "stages"}
     assert goals_calls == [200]
     assert code == 0
-    assert records_of(messages, "goals") == active
+    assert ids(messages, "goals") == active
     assert activated(messages) == set()  # stages, read after goals, was stopped too
 
 

@@ -1,107 +1,159 @@
 """Bad input: a clear message naming the problem, a non-zero exit, no traceback, no stdout.
 
-Every expected failure is tried in every command (`--discover`, `--test`, sync) through the
-real command line: exit 1 and one line on stderr, the last, naming what to fix.
+Every distinct failure path runs once through the real command line: exit 1 (2 for a file the
+command line cannot read) and one line on stderr, the last, naming what to fix. The config is
+checked by one function before any command runs: its reasons are each checked in this process,
+and the command line's path for them once per command (`--discover`, `--test`, sync).
 """
 
 from __future__ import annotations
 
 import datetime
-import json
-import os
-import subprocess
-import sys
 
+import click
 import pytest
 
-from tests.conftest import TOKEN, closed_port
+from pipedrive_api.errors import ConfigError
+from tap_pipedrive.tap import TapPipedrive, _json_file, failure_message
+from tests.conftest import TOKEN, closed_port, config_for, moment
 from tests.emulator import Emulator
-from tests.singer_run import QUICK_RETRIES, discover, parse_messages, run_cli, select
+from tests.singer_run import (
+    cli_files,
+    failure_line,
+    json_file,
+    parse_messages,
+    records,
+    run_cli,
+)
 
 SECRET = "s3cr3t-token-value"  # searched for in outputs
+#: An address nothing is asked at: the config is refused before any request.
+NOWHERE = "http://127.0.0.1:9"
 
 
-def write(tmp_path, name: str, content) -> str:
-    path = tmp_path / name
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return str(path)
+def with_settings(config: dict, settings: dict, **names: str) -> dict:
+    """`config` with `settings` set (None: removed; strings formatted with `names`)."""
+    config = dict(config)
+    for name, value in settings.items():
+        if value is None:
+            del config[name]
+        else:
+            config[name] = value.format(**names) if isinstance(value, str) else value
+    return config
 
 
-def run(*args: str):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_PIPEDRIVE_")}
-    return run_cli(*args, env=env)
+# --- the config: every reason in this process, the command line's path in each command ---------
 
-
-def assert_clean_failure(result, exit_code: int, *phrases: str) -> str:
-    stderr = result.stderr.decode()
-    assert result.returncode == exit_code, stderr
-    assert result.stdout == b""
-    assert "Traceback" not in stderr
-    for phrase in phrases:
-        assert phrase in stderr
-    return stderr
-
-
-# --- every expected failure, in every command ---------------------------------------------------
-
-COMMANDS = {"discover": ["--discover"], "test": ["--test"], "sync": []}
-
-
-#: name -> (config beyond the emulator's URL and token, fault to inject, phrases of the line).
-FAILURES = {
+#: name -> (config beyond a URL and the token, phrases of the line).
+CONFIG_FAILURES = {
     "no credentials": (
         {"api_token": None},
-        None,
         ["Invalid config", "No credentials", "`api_token`", "`client_id`"],
     ),
-    "start_date not a date": ({"start_date": "yesterday"}, None, ["`start_date`", "'yesterday'"]),
+    "start_date not a date": ({"start_date": "yesterday"}, ["`start_date`", "'yesterday'"]),
     "start_date ambiguous": (
         {"start_date": "01/02/2024"},
-        None,
         ["`start_date` '01/02/2024' is ambiguous", "2024-01-02 or 2024-02-01"],
     ),
     "custom_field_names unknown": (
         {"custom_field_names": "label"},
-        None,
         ["'label' is not one of ['key', 'name']", "custom_field_names"],
     ),
     "every reason at once": (
         {"custom_field_names": "label", "start_date": "yesterday", "api_token": None},
-        None,
         ["'label' is not one of", "'yesterday'", "No credentials"],
     ),
     "api_url with /api/v2": (
         {"api_url": "{url}/api/v2"},
-        None,
         ["`api_url` is the API root without its path", "/api/v2'"],
     ),
+    "plain http to a remote host": (
+        {"api_url": "http://example.com", "api_token": SECRET},
+        ["must be an https:// URL"],
+    ),
+    "a secret of the wrong type": ({"api_token": 987654321}, ["api_token"]),
+}
+
+
+@pytest.mark.parametrize("failure", CONFIG_FAILURES)
+def test_a_config_failure_is_one_line_naming_every_reason(failure):
+    settings, phrases = CONFIG_FAILURES[failure]
+    config = with_settings({"api_token": TOKEN, "api_url": NOWHERE}, settings, url=NOWHERE)
+    with pytest.raises(ConfigError) as raised:
+        TapPipedrive(config=config)
+    line = failure_message(raised.value)
+    assert line is not None
+    assert "\n" not in line
+    for phrase in phrases:
+        assert phrase in line
+    assert SECRET not in line
+    assert "987654321" not in line
+
+
+def test_a_valid_config_is_accepted(emulator):
+    # The counterpart of the cases above: a config with nothing wrong (the tap, built, discovers).
+    config = config_for(emulator)
+    tap = TapPipedrive(config=config)
+    assert {name: tap.config[name] for name in config} == config
+
+
+#: Every reason at once, and a secret of the wrong type that the line must not echo.
+BAD_CONFIG = {"custom_field_names": "label", "start_date": "yesterday", "api_token": 987654321}
+COMMANDS = {"discover": ["--discover"], "test": ["--test"], "sync": []}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_config_is_one_line_and_exit_1_in_every_command(tmp_path, command):
+    config = json_file(tmp_path / "config.json", {"api_url": NOWHERE, **BAD_CONFIG})
+    result = run_cli("--config", config, *COMMANDS[command])
+    phrases = ["Invalid config", "in config['api_token']", "'label' is not one of", "'yesterday'"]
+    failure_line(result, 1, *phrases)
+    assert "987654321" not in result.stderr.decode()
+
+
+# --- the API's refusals and failures: each its own path, once through the command line ---------
+
+#: name -> (command, config beyond the emulator's URL and token, fault to inject, phrases).
+#: The commands take turns: each meets these failures in the same first request (discovery's).
+API_FAILURES = {
     "token refused (401)": (
+        "discover",
         {"api_token": SECRET},
         None,
         ["Pipedrive refused the credentials (401)", "`api_token`"],
     ),
     "blocked by the firewall (403)": (
+        "test",
         {},
         ("html_403", {"times": -1}),
         ["403", "an HTML page instead of JSON", "blocked the client"],
     ),
-    "daily budget spent": ({}, ("budget_429", {}), ["daily token budget", "refills at midnight"]),
+    "daily budget spent": (
+        "sync",
+        {},
+        ("budget_429", {}),
+        ["daily token budget", "refills at midnight"],
+    ),
     "not found (404)": (
+        "discover",
         {},
         ("not_found", {"times": -1}),
         ["404", "Check `api_url` / `company_domain`"],
     ),
     "retries exhausted": (
+        "test",
         {"retry_patience_seconds": 1},
         ("burst_429", {"times": -1, "headers": {"Retry-After": "0"}}),
         ["429", "still failing after every retry", "run again later"],
     ),
     "token limit below what discovery reads": (
+        "sync",
         {"max_tokens_per_run": 5},
         None,
         ["Discovery needs more tokens than max_tokens_per_run (5) allows", "Raise or unset"],
     ),
     "connection refused": (
+        "discover",
         {"api_url": "http://127.0.0.1:{closed}"},
         None,
         ["Cannot connect to http://127.0.0.1:", "Connection refused", "`api_url`"],
@@ -109,52 +161,27 @@ FAILURES = {
 }
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-@pytest.mark.parametrize("failure", FAILURES)
-def test_an_expected_failure_is_one_line_and_exit_1(tmp_path, failure, command):
-    settings, fault, phrases = FAILURES[failure]
+@pytest.mark.parametrize("failure", API_FAILURES)
+def test_an_api_failure_is_one_line_and_exit_1(tmp_path, failure):
+    command, settings, fault, phrases = API_FAILURES[failure]
     with Emulator(seed=3, scale=20, api_token=TOKEN) as emu:
         if fault is not None:
             emu.inject("", fault[0], **fault[1])
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        for name, value in settings.items():
-            if value is None:
-                del config[name]
-            else:
-                config[name] = (
-                    value.format(url=emu.url, closed=closed_port())
-                    if isinstance(value, str)
-                    else value
-                )
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAP_PIPEDRIVE_")}
-        result = subprocess.run(
-            [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),
-             *COMMANDS[command]],
-            capture_output=True, env=env, timeout=120, check=False,
-        )  # fmt: skip
-    stderr = result.stderr.decode()
-    assert result.returncode == 1, stderr
-    assert result.stdout == b""
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    errors = [line for line in lines if "ERROR" in line]
-    assert errors == [lines[-1]], stderr
-    for phrase in phrases:
-        assert phrase in lines[-1]
-    assert SECRET not in stderr
+        config = with_settings(
+            {"api_token": TOKEN, "api_url": emu.url}, settings, closed=str(closed_port())
+        )
+        path = json_file(tmp_path / "config.json", config)
+        result = run_cli("--config", path, *COMMANDS[command], quick_retries=True)
+    failure_line(result, 1, *phrases)
+    assert SECRET not in result.stderr.decode()
 
 
 @pytest.mark.parametrize(("command", "after"), [("test", 0), ("sync", 1)])
 def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, command, after):
     with Emulator(seed=3, scale=1200, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        catalog = write(tmp_path, "catalog.json", select(discover(config), ["persons"]))
+        files = cli_files(tmp_path, emu, ["persons"])
         emu.inject("/api/v2/persons", "budget_429", after=after)  # the second page, in sync
-        result = subprocess.run(
-            [sys.executable, "-c", QUICK_RETRIES, "--config", write(tmp_path, "c.json", config),
-             "--catalog", catalog, *COMMANDS[command]],
-            capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+        result = run_cli(*files, *COMMANDS[command], quick_retries=True)
         persons = emu.ids("persons")
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
@@ -163,55 +190,46 @@ def test_a_failure_inside_a_stream_is_one_line_after_the_state_so_far(tmp_path, 
     assert "daily token budget" in lines[-1]
     if command == "sync":
         messages = parse_messages(result.stdout)
-        records = [m["record"] for m in messages if m["type"] == "RECORD"]
-        assert len({r["id"] for r in records}) == 500  # the first page, the one read
-        assert {r["id"] for r in records} < persons
+        read = records(messages, "persons")
+        assert len({r["id"] for r in read}) == 500  # the first page, the one read
+        assert {r["id"] for r in read} < persons
         assert messages[-1]["type"] == "STATE"
         state = messages[-1]["value"]["bookmarks"]["persons"]
-        assert state["replication_key_value"] == max(r["update_time"] for r in records)
+        assert state["replication_key_value"] == max(r["update_time"] for r in read)
 
 
-def test_plain_http_to_a_remote_host_is_refused(tmp_path):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "api_url": "http://example.com"})
-    assert_clean_failure(run("--config", config), 1, "must be an https:// URL")
+# --- files the command line cannot read: exit 2, click's one `Error:` line ----------------------
 
 
 def test_a_config_file_that_is_not_json(tmp_path):
-    config = write(tmp_path, "config.json", "{api_token: x")
-    assert_clean_failure(run("--config", config), 2, "config.json", "is not valid JSON")
+    config = json_file(tmp_path / "config.json", "{api_token: x")
+    failure_line(run_cli("--config", config), 2, "config.json", "is not valid JSON")
 
 
 def test_a_missing_config_file(tmp_path):
-    assert_clean_failure(
-        run("--config", str(tmp_path / "nope.json")), 2, "nope.json", "No such file"
-    )
+    failure_line(run_cli("--config", str(tmp_path / "nope.json")), 2, "nope.json", "No such file")
+
+
+def test_a_state_file_that_is_not_json(tmp_path):
+    config = json_file(tmp_path / "config.json", {"api_token": SECRET, "api_url": NOWHERE})
+    broken = json_file(tmp_path / "file.json", '{"bookmarks": ')
+    line = failure_line(run_cli("--config", config, "--state", broken), 2, "is not valid JSON")
+    assert line.startswith("Error: --state '")
 
 
 @pytest.mark.parametrize("option", ["--state", "--catalog"])
-def test_a_state_or_catalog_file_that_is_not_json(tmp_path, option):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "api_url": "http://127.0.0.1:9"})
-    broken = write(tmp_path, "file.json", '{"bookmarks": ')
-    assert_clean_failure(run("--config", config, option, broken), 2, option, "is not valid JSON")
+def test_a_state_or_catalog_file_that_is_not_json_is_named(tmp_path, option):
+    # The same check as the command line's run above, for each option.
+    broken = json_file(tmp_path / "file.json", '{"bookmarks": ')
+    with open(broken, encoding="utf-8") as handle, pytest.raises(click.UsageError) as raised:
+        _json_file(handle, option, "streams" if option == "--catalog" else None)
+    assert raised.value.message.startswith(f"{option} {broken!r} is not valid JSON: ")
 
 
 def test_a_catalog_without_streams(tmp_path):
-    config = write(tmp_path, "config.json", {"api_token": SECRET, "api_url": "http://127.0.0.1:9"})
-    catalog = write(tmp_path, "catalog.json", {"bookmarks": {}})
-    assert_clean_failure(run("--config", config, "--catalog", catalog), 2, "'streams'")
-
-
-def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path):
-    config = write(tmp_path, "config.json", {"api_token": 987654321})
-    stderr = assert_clean_failure(run("--config", config), 1, "api_token")
-    assert "987654321" not in stderr
-
-
-def test_the_emulator_token_is_accepted(tmp_path, emulator):
-    # The counterpart of the test above: the same command with the right token runs.
-    config = write(tmp_path, "config.json", {"api_token": TOKEN, "api_url": emulator.url})
-    result = run("--config", config, "--discover")
-    assert result.returncode == 0, result.stderr.decode()
-    assert "streams" in json.loads(result.stdout)
+    config = json_file(tmp_path / "config.json", {"api_token": SECRET, "api_url": NOWHERE})
+    catalog = json_file(tmp_path / "catalog.json", {"bookmarks": {}})
+    failure_line(run_cli("--config", config, "--catalog", catalog), 2, "'streams'")
 
 
 # --- start_date in the forms users paste ----------------------------------------------------------
@@ -222,10 +240,7 @@ def persons_day(emulator):
     """Midnight UTC after a person's update in the two hours before it, so that reading a form
     an hour or a day off changes the records; a day after the 12th, so that its slashed forms
     are unambiguous."""
-    times = sorted(
-        datetime.datetime.fromisoformat(r["update_time"].replace("Z", "+00:00"))
-        for r in emulator.records("persons")
-    )
+    times = sorted(moment(r["update_time"]) for r in emulator.records("persons"))
     days = [
         (moment + datetime.timedelta(days=1)).replace(hour=0, minute=0, second=0)
         for moment in times
@@ -246,18 +261,16 @@ START_DATE_FORMS = {
 
 
 @pytest.mark.parametrize("form", START_DATE_FORMS)
-def test_start_date_forms_users_paste_mean_midnight_utc_of_that_day(
-    tmp_path, emulator, persons_day, form
-):
-    start_date = START_DATE_FORMS[form](persons_day)
-    config = {"api_token": TOKEN, "api_url": emulator.url, "start_date": start_date}
-    catalog = select(discover(config), ["persons"])
-    result = run(
-        "--config", write(tmp_path, "config.json", config),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
-    )  # fmt: skip
+def test_start_date_forms_users_paste_mean_midnight_utc_of_that_day(emulator, persons_day, form):
+    # One reading of the setting for every form: checked here; what it reads, once below.
+    tap = TapPipedrive(config=config_for(emulator, start_date=START_DATE_FORMS[form](persons_day)))
+    assert tap.config["start_date"] == persons_day.strftime("%Y-%m-%dT00:00:00Z")
+
+
+def test_a_pasted_start_date_reads_from_midnight_utc_of_that_day(tmp_path, emulator, persons_day):
+    start_date = START_DATE_FORMS["DD/MM/YYYY"](persons_day)
+    result = run_cli(*cli_files(tmp_path, emulator, ["persons"], start_date=start_date))
     assert result.returncode == 0, result.stderr.decode()
-    records = [m["record"] for m in parse_messages(result.stdout) if m["type"] == "RECORD"]
     expected = emulator.ids("persons", updated_since=persons_day)
-    assert {r["id"] for r in records} == expected
+    assert {r["id"] for r in records(parse_messages(result.stdout), "persons")} == expected
     assert expected < emulator.ids("persons")

@@ -10,7 +10,7 @@ import pytest
 from pipedrive_api.session import PacedSession
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, killed_run, select, sync
+from tests.singer_run import discover, killed_run, select, states, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -114,7 +114,7 @@ def test_a_run_killed_during_a_concurrent_dealflow_batch_resumes_without_loss(tm
         deals = list(dict.fromkeys(r["deal_id"] for r in flow))
         cut = next(i for i, r in enumerate(flow) if r["deal_id"] == deals[150])
         messages = run_until(config_path, catalog_path, "dealflow", cut)
-        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        state = states(messages)[-1]
         resumed = sync(config_for(small), state=state, catalog=catalog)
         for stream in streams:
             seen = {

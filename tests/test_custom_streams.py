@@ -5,14 +5,21 @@ costs are the spec's (`x-token-cost`: organizations list 10, followers 20, archi
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tests.conftest import config_for
+from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.emulator.per_parent import organization_followers
-from tests.singer_run import discover, killed_run, parse_messages, run_cli, select
+from tests.singer_run import (
+    cli_files,
+    discover,
+    json_file,
+    killed_run,
+    parse_messages,
+    records,
+    run_cli,
+    states,
+)
 
 FOLLOWERS = {
     "name": "organization_followers",
@@ -31,21 +38,13 @@ ARCHIVED = {
 
 @pytest.fixture(scope="module")
 def small():
-    with Emulator(seed=5, scale=80, api_token="emulator-token-3f9a") as emu:
+    with Emulator(seed=5, scale=80, api_token=TOKEN) as emu:
         yield emu
 
 
 def files(tmp_path, emu: Emulator, streams: list[str], state: dict | None = None, **extra):
-    """Config (with both custom streams), catalog selecting `streams`, and state files."""
-    config = config_for(emu, custom_streams=[FOLLOWERS, ARCHIVED], **extra)
-    paths = {"config": tmp_path / "config.json", "catalog": tmp_path / "catalog.json"}
-    paths["config"].write_text(json.dumps(config))
-    paths["catalog"].write_text(json.dumps(select(discover(config), streams)))
-    args = ["--config", str(paths["config"]), "--catalog", str(paths["catalog"])]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp_path / "state.json")]
-    return args, paths
+    """The command line's files, both custom streams in the config."""
+    return cli_files(tmp_path, emu, streams, state, custom_streams=[FOLLOWERS, ARCHIVED], **extra)
 
 
 def expected_followers(emu: Emulator, after: int = 0) -> set[int]:
@@ -55,10 +54,6 @@ def expected_followers(emu: Emulator, after: int = 0) -> set[int]:
         if org > after
         for row in organization_followers(emu.data, org)
     }
-
-
-def records(messages: list[dict], stream: str) -> list[dict]:
-    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
 def run(args: list[str], **options) -> tuple[list[dict], str]:
@@ -77,7 +72,7 @@ def test_discovery_lists_the_custom_streams_with_the_specs_shape(small):
 
 
 def test_a_child_custom_stream_reads_every_parents_rows(small, tmp_path):
-    args, _ = files(tmp_path, small, ["organization_followers"])
+    args = files(tmp_path, small, ["organization_followers"])
     messages, _ = run(args)
     rows = records(messages, "organization_followers")
     assert {row["id"] for row in rows} == expected_followers(small)
@@ -85,7 +80,7 @@ def test_a_child_custom_stream_reads_every_parents_rows(small, tmp_path):
 
 
 def test_a_v2_custom_stream_reads_the_archived_deals_with_their_custom_fields(small, tmp_path):
-    args, _ = files(tmp_path, small, ["archived_deals"])
+    args = files(tmp_path, small, ["archived_deals"])
     messages, _ = run(args)
     rows = records(messages, "archived_deals")
     archived = {deal["id"] for deal in small.records("deals") if deal.get("is_archived")}
@@ -110,7 +105,7 @@ def test_a_v2_custom_stream_resumes_from_its_bookmark(small, tmp_path):
     state = {"bookmarks": {"archived_deals": {
         "replication_key": "update_time", "replication_key_value": middle,
     }}}  # fmt: skip
-    args, _ = files(tmp_path, small, ["archived_deals"], state=state)
+    args = files(tmp_path, small, ["archived_deals"], state=state)
     messages, _ = run(args)
     assert {row["id"] for row in records(messages, "archived_deals")} == {
         deal_id for moment, deal_id in deals if moment >= middle
@@ -120,15 +115,15 @@ def test_a_v2_custom_stream_resumes_from_its_bookmark(small, tmp_path):
 
 
 def test_a_killed_child_custom_stream_resumes_after_the_last_parent_done(small, tmp_path):
-    args, paths = files(tmp_path, small, ["organization_followers"])
+    args = files(tmp_path, small, ["organization_followers"])
     killed = killed_run(
-        paths["config"], paths["catalog"],
+        args.config, args.catalog,
         lambda m: m["type"] == "RECORD" and m["stream"] == "organization_followers", 5,
     )  # fmt: skip
-    state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
+    state = states(killed)[-1]
     done = state["bookmarks"]["organization_followers"]["parents_done_through"]
     emitted = {row["id"] for row in records(killed, "organization_followers")}
-    args, _ = files(tmp_path, small, ["organization_followers"], state=state)
+    args = files(tmp_path, small, ["organization_followers"], state=state)
     messages, _ = run(args)
     again = {row["id"] for row in records(messages, "organization_followers")}
     assert again == expected_followers(small, after=done)
@@ -139,7 +134,7 @@ def test_a_killed_child_custom_stream_resumes_after_the_last_parent_done(small, 
 
 
 def test_the_summary_counts_a_child_custom_streams_calls_and_tokens(small, tmp_path):
-    args, _ = files(tmp_path, small, ["organization_followers"])
+    args = files(tmp_path, small, ["organization_followers"])
     _, stderr = run(args)
     organizations = len(small.all_ids("organizations"))
     rows = len(expected_followers(small))
@@ -150,7 +145,7 @@ def test_the_summary_counts_a_child_custom_streams_calls_and_tokens(small, tmp_p
 
 
 def test_a_budget_stop_keeps_the_parents_done_after_every_other_list(small, tmp_path):
-    args, _ = files(tmp_path, small, ["organization_followers", "persons"], max_tokens_per_run=200)
+    args = files(tmp_path, small, ["organization_followers", "persons"], max_tokens_per_run=200)
     small.clear_log()
     messages, _ = run(args)  # a budget stop is a clean stop: exit 0
     paths = [r.path for r in small.requests if "Fields" not in r.path]
@@ -169,13 +164,13 @@ def test_a_budget_stop_keeps_the_parents_done_after_every_other_list(small, tmp_
 
 @pytest.fixture
 def fresh():
-    with Emulator(seed=5, scale=80, api_token="emulator-token-3f9a") as emu:
+    with Emulator(seed=5, scale=80, api_token=TOKEN) as emu:
         yield emu
 
 
 def test_a_child_custom_stream_retries_a_server_error(fresh, tmp_path):
     fresh.inject("/v1/organizations/3/followers", "status", status=503)
-    args, _ = files(tmp_path, fresh, ["organization_followers"])
+    args = files(tmp_path, fresh, ["organization_followers"])
     messages, stderr = run(args, quick_retries=True)
     rows = [row["id"] for row in records(messages, "organization_followers")]
     assert sorted(rows) == sorted(expected_followers(fresh))
@@ -188,7 +183,7 @@ def test_a_child_custom_stream_retries_a_server_error(fresh, tmp_path):
 
 def test_a_refused_child_custom_stream_is_skipped_with_one_warning(fresh, tmp_path):
     fresh.inject("/v1/organizations/", "status", status=403, times=-1)
-    args, _ = files(tmp_path, fresh, ["organization_followers", "persons"])
+    args = files(tmp_path, fresh, ["organization_followers", "persons"])
     messages, stderr = run(args)
     assert records(messages, "organization_followers") == []
     assert {row["id"] for row in records(messages, "persons")} == fresh.all_ids("persons")
@@ -237,10 +232,9 @@ BAD = {
 
 @pytest.mark.parametrize(("entry", "fault"), BAD.values(), ids=BAD.keys())
 def test_a_bad_entry_fails_at_start_up_in_one_line(small, tmp_path, entry, fault):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(small, custom_streams=[entry])))
+    config = json_file(tmp_path / "config.json", config_for(small, custom_streams=[entry]))
     small.clear_log()
-    result = run_cli("--config", str(config), "--discover")
+    result = run_cli("--config", config, "--discover")
     stderr = result.stderr.decode()
     assert result.returncode == 1, stderr
     problems = [line for line in stderr.splitlines() if "| INFO " not in line]
@@ -252,18 +246,18 @@ def test_a_bad_entry_fails_at_start_up_in_one_line(small, tmp_path, entry, fault
 
 def test_a_killed_v2_custom_stream_resumes_from_its_last_state(tmp_path):
     # 630 archived deals: two pages of 500, a STATE after the first.
-    with Emulator(seed=5, scale=12000, api_token="emulator-token-3f9a") as emu:
+    with Emulator(seed=5, scale=12000, api_token=TOKEN) as emu:
         archived = {deal["id"] for deal in emu.records("deals") if deal.get("is_archived")}
-        args, paths = files(tmp_path, emu, ["archived_deals"])
+        args = files(tmp_path, emu, ["archived_deals"])
         killed = killed_run(
-            paths["config"], paths["catalog"],
+            args.config, args.catalog,
             lambda m: m["type"] == "STATE" and "archived_deals" in m["value"].get("bookmarks", {}),
             1,
         )  # fmt: skip
-        state = [m["value"] for m in killed if m["type"] == "STATE"][-1]
+        state = states(killed)[-1]
         mark = state["bookmarks"]["archived_deals"]["replication_key_value"]
         emitted = {row["id"] for row in records(killed, "archived_deals")}
-        args, _ = files(tmp_path, emu, ["archived_deals"], state=state)
+        args = files(tmp_path, emu, ["archived_deals"], state=state)
         messages, _ = run(args)
         from_mark = {
             deal["id"]

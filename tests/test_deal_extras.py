@@ -6,7 +6,6 @@ Expected rows come from the emulator's own data (`emu.data.extras`), never from 
 from __future__ import annotations
 
 import datetime
-import json
 import re
 
 import pytest
@@ -14,7 +13,18 @@ import pytest
 from tap_pipedrive.streams import deal_extras
 from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, discover, killed_run, parse_messages, run_cli, select, sync
+from tests.singer_run import (
+    cli_files,
+    discover,
+    json_file,
+    killed_run,
+    parse_messages,
+    records,
+    run_cli,
+    select,
+    states,
+    sync,
+)
 
 UTC = datetime.timezone.utc
 ITEMS = ["deal_participants", "deal_mail_messages", "deal_discounts"]
@@ -198,7 +208,7 @@ def test_a_refused_per_deal_stream_is_skipped_and_recorded(tmp_path):
         messages = parse_messages(result.stdout)
         deals = [m["record"] for m in messages if m["type"] == "RECORD"]
         assert {d["id"] for d in deals} == emu.all_ids("deals")
-        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]["bookmarks"]
+        state = states(messages)[-1]["bookmarks"]
         first = next(d["id"] for d in deals if not d["is_deleted"])
         assert state["deal_discounts"]["refused_deal_id"] == first
         assert state["deal_discounts"]["refused"].startswith("Pipedrive answered 402")
@@ -206,9 +216,9 @@ def test_a_refused_per_deal_stream_is_skipped_and_recorded(tmp_path):
 
 
 def write_inputs(emu: Emulator, tmp_path, streams, **settings) -> tuple[str, str]:
-    _, config, _, catalog = cli_files(tmp_path, emu, streams, **settings)
+    files = cli_files(tmp_path, emu, streams, **settings)
     emu.clear_log()  # discovery's requests are not the run's
-    return config, catalog
+    return files.config, files.catalog
 
 
 def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(tmp_path):
@@ -229,10 +239,10 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
         read = calls(emu)
         messages = parse_messages(result.stdout)
         # The live deals in the order the tap met them (ascending update_time).
-        listed = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "deals"]
+        listed = records(messages, "deals")
         order = [d["id"] for d in listed if not d["is_deleted"]]
         assert read == order[:20]
-        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        state = states(messages)[-1]
         pending = state["bookmarks"]["deal_participants"]["pending"]
         assert pending == {"live": order[20:]}
         (live_bookmark,) = [
@@ -241,12 +251,11 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
             if not p["context"]["is_archived"]
         ]
 
-        state_file = tmp_path / "state.json"
-        state_file.write_text(json.dumps(state))
+        state_file = json_file(tmp_path / "state.json", state)
         config, catalog = write_inputs(
             emu, tmp_path, ["deals", "deal_participants"], max_concurrency=1
         )
-        resumed = run_cli("--config", config, "--catalog", catalog, "--state", str(state_file))
+        resumed = run_cli("--config", config, "--catalog", catalog, "--state", state_file)
         assert resumed.returncode == 0, resumed.stderr.decode()
         paths = [r.path for r in emu.requests]
         second = calls(emu)
@@ -271,7 +280,7 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
         ]
         assert set(second[len(pending["live"]) :]) == relisted | archived
         assert set(read) | set(second) == set(alive(emu))
-        resumed_state = [m["value"] for m in parse_messages(resumed.stdout) if m["type"] == "STATE"]
+        resumed_state = states(parse_messages(resumed.stdout))
         assert "pending" not in resumed_state[-1]["bookmarks"]["deal_participants"]
 
 
@@ -287,7 +296,7 @@ def test_a_run_killed_while_participants_are_read_resumes_without_loss(tmp_path)
         messages = killed_run(config, catalog, participant, len(expected) // 2)
         seen = {m["record"]["id"] for m in messages if participant(m)}
         assert 0 < len(seen) < len(expected)
-        state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+        state = states(messages)[-1]
         resumed = sync(config_for(emu), state=state, streams=streams)
         assert seen | resumed.ids("deal_participants") == expected
 

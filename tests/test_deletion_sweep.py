@@ -13,12 +13,21 @@ import sys
 import pytest
 
 from tap_pipedrive import sweep
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
-from tests.test_cli import assert_clean_failure
+from tests.singer_run import (
+    cli_files,
+    discover,
+    failure_line,
+    json_file,
+    parse_messages,
+    records,
+    run_cli,
+    select,
+    states,
+    sync,
+)
 
-UTC = datetime.timezone.utc
 ENTITIES = ("persons", "organizations", "activities", "products", "notes")
 STREAMS = [*ENTITIES, "deleted_records", "deals", "leads"]
 TWO = ["persons", "deleted_records"]
@@ -30,13 +39,9 @@ LISTS = {
 }  # fmt: skip
 
 
-def moment(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def long_ago() -> datetime.datetime:
     """Beyond the month `/v1/recents` keeps."""
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(days=45)
+    return a_moment_ago(45 * 86_400)
 
 
 def delete_first(emu: Emulator, per_entity: int, when: datetime.datetime) -> dict[str, set[int]]:
@@ -79,17 +84,17 @@ def test_a_sweep_retires_deletions_older_than_the_month(emu):
 
 def test_a_deletion_recents_lists_reaches_the_entitys_stream_with_its_time(emu):
     first = sync(config_for(emu), streams=STREAMS)
-    when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+    when = a_moment_ago()
     gone = delete_first(emu, 2, when)
     second = sync(config_for(emu), state=first.final_state, streams=STREAMS)
-    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = rfc3339(when)
     for entity in ENTITIES:
         assert tombstones(second, entity) == dict.fromkeys(gone[entity], stamp)
 
 
 def test_a_tombstone_is_sent_under_a_schema_of_its_two_columns_then_the_full_schema(emu):
     first = sync(config_for(emu), streams=["persons", "deleted_records"])
-    emu.delete("persons", [4], when=datetime.datetime.now(UTC) - datetime.timedelta(seconds=5))
+    emu.delete("persons", [4], when=a_moment_ago())
     second = sync(config_for(emu), state=first.final_state, streams=["persons", "deleted_records"])
     persons = [m for m in second.messages if m.get("stream") == "persons"]
     at = next(i for i, m in enumerate(persons) if "_sdc_deleted_at" in m.get("record", {}))
@@ -187,7 +192,7 @@ def test_a_sweep_killed_half_way_retires_nothing_and_the_next_one_does(emu, tmp_
     emu.on_request(None)
     assert tap.returncode == -signal.SIGKILL
     killed = [m for m in parse_messages(out)]
-    assert [m for m in killed if m["type"] == "RECORD" and m["stream"] == "deleted_records"] == []
+    assert records(killed, "deleted_records") == []
     assert [m for m in killed if "_sdc_deleted_at" in m.get("record", {})] == []
     last = next(m["value"] for m in reversed(killed) if m["type"] == "STATE")
     before, after = first.final_state["bookmarks"], last["bookmarks"]
@@ -219,7 +224,7 @@ def test_the_state_after_a_sweep_over_200k_persons_stays_small(caplog):
         listed = big.ids("persons")
         newest = max(moment(r["update_time"]) for r in big.records("persons"))
         # The persons were loaded before: this run reads none of them, the sweep lists them all.
-        after = (newest + datetime.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        after = rfc3339(newest + datetime.timedelta(seconds=1))
         state = {"bookmarks": {"persons": {"replication_key": "update_time",
                                            "replication_key_value": after}}}  # fmt: skip
         big.clear_log()
@@ -236,13 +241,13 @@ def test_the_state_after_a_sweep_over_200k_persons_stays_small(caplog):
 
 
 def test_a_negative_deletion_sweep_days_is_refused_in_one_line(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"api_token": "some-token", "deletion_sweep_days": -1}))
-    result = run_cli("--config", str(config))
-    stderr = assert_clean_failure(result, 1)
-    assert [line.split(" | ")[-1] for line in stderr.splitlines() if "| ERROR" in line] == [
+    config = json_file(
+        tmp_path / "config.json", {"api_token": "some-token", "deletion_sweep_days": -1}
+    )
+    result = run_cli("--config", config)
+    assert failure_line(result, 1).split(" | ")[-1] == (
         "Invalid config: `deletion_sweep_days` must be 0 (every run) or more, not -1."
-    ]
+    )
 
 
 def test_the_setting_without_deleted_records_selected_warns_and_lists_nothing(emu, caplog):
@@ -313,7 +318,7 @@ def test_a_sweep_that_fails_retires_nothing_and_fails_the_run_in_one_line(emu, t
     )
     messages = parse_messages(result.stdout)
     assert [m for m in messages if "_sdc_deleted_at" in m.get("record", {})] == []
-    last = [m["value"] for m in messages if m["type"] == "STATE"][-1]["bookmarks"]
+    last = states(messages)[-1]["bookmarks"]
     before = first.final_state["bookmarks"]
     assert last["deleted_records"]["last_sweep"] == before["deleted_records"]["last_sweep"]
     # The recents read before the sweep was whole: its bookmark moved on.

@@ -10,17 +10,14 @@ import re
 import urllib.parse
 import urllib.request
 
-import pytest
 import requests
 
-from tap_pipedrive.streams import STREAM_TYPES
 from tap_pipedrive.streams.deletions import DeletedRecordsStream
 from tap_pipedrive.tap import TapPipedrive
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator, spec
-from tests.singer_run import discover, select, sync
+from tests.singer_run import bookmark, discover, select, sync
 
-UTC = datetime.timezone.utc
 #: The tap asks recents from a second before its bookmark (the API lists changes after it).
 SECOND = datetime.timedelta(seconds=1)
 STREAM = "deleted_records"
@@ -33,32 +30,12 @@ LOOKBACK = datetime.timedelta(minutes=5)
 NO_MARGIN = {"deleted_records_lookback_minutes": 0}
 
 
-@pytest.fixture(autouse=True)
-def registered(monkeypatch):
-    """The tap with the stream in its list (until `tap_pipedrive.streams` registers it)."""
-    if DeletedRecordsStream not in STREAM_TYPES:
-        monkeypatch.setattr("tap_pipedrive.tap.STREAM_TYPES", (*STREAM_TYPES, DeletedRecordsStream))
-
-
-def a_moment_ago(seconds: int = 5) -> datetime.datetime:
-    """A past second: a change in the very second a read starts belongs to the next run."""
-    return datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=seconds)
-
-
-def rfc3339(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def v1(moment: datetime.datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def deleted(result) -> set[tuple[str, int]]:
     return {(r["entity"], r["id"]) for r in result.records(STREAM)}
-
-
-def bookmark(state: dict) -> str:
-    return state["bookmarks"][STREAM]["replication_key_value"]
 
 
 def recents_requests(emu: Emulator) -> list:
@@ -106,7 +83,7 @@ def test_a_second_run_emits_only_later_deletions_and_those_of_the_bookmark_secon
     fresh_emulator.delete("persons", persons[:2], when=mark - datetime.timedelta(seconds=2))
     fresh_emulator.delete("notes", [1, 2], when=mark)
     first = sync(config_for(fresh_emulator, **NO_MARGIN), streams=[STREAM])
-    assert bookmark(first.final_state) == rfc3339(mark)
+    assert bookmark(first.final_state, STREAM) == rfc3339(mark)
     # Later: one deletion after the bookmark, one landing late in the bookmark's second.
     fresh_emulator.delete("products", [3], when=mark + datetime.timedelta(seconds=2))
     fresh_emulator.delete("activities", [4], when=mark)
@@ -122,7 +99,7 @@ def test_the_bookmark_moves_past_updates_read_after_the_last_deletion(fresh_emul
     fresh_emulator.touch("organizations", [2], when=updated)
     first = sync(config_for(fresh_emulator, **NO_MARGIN), streams=[STREAM])
     assert deleted(first) == {("persons", 1)}
-    assert bookmark(first.final_state) == rfc3339(updated)
+    assert bookmark(first.final_state, STREAM) == rfc3339(updated)
     fresh_emulator.clear_log()
     second = sync(
         config_for(fresh_emulator, **NO_MARGIN), state=first.final_state, streams=[STREAM]
@@ -139,7 +116,7 @@ def test_deletions_stamped_just_before_the_last_read_ended_are_read_by_the_next_
     # Committed after the first read, stamped two seconds before its end (a slow commit).
     first = sync(config_for(fresh_emulator), streams=[STREAM])
     assert deleted(first) == set()
-    end = datetime.datetime.fromisoformat(bookmark(first.final_state).replace("Z", "+00:00"))
+    end = moment(bookmark(first.final_state, STREAM))
     gone = delete_some_of_each(fresh_emulator, end - 2 * SECOND)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
     assert deleted(second) == gone
@@ -162,10 +139,10 @@ def test_deletions_read_again_inside_the_margin_keep_the_bookmark(fresh_emulator
     fresh_emulator.delete("notes", [1], when=mark - 60 * SECOND)
     fresh_emulator.delete("notes", [2], when=mark)
     first = sync(config_for(fresh_emulator), streams=[STREAM])
-    assert bookmark(first.final_state) == rfc3339(mark)
+    assert bookmark(first.final_state, STREAM) == rfc3339(mark)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=[STREAM])
     assert deleted(second) == {("notes", 1), ("notes", 2)}
-    assert bookmark(second.final_state) == rfc3339(mark)
+    assert bookmark(second.final_state, STREAM) == rfc3339(mark)
 
 
 def test_a_read_the_token_limit_stops_before_its_first_call_keeps_the_bookmark(fresh_emulator):
@@ -175,7 +152,7 @@ def test_a_read_the_token_limit_stops_before_its_first_call_keeps_the_bookmark(f
     catalog = select(discover(config_for(fresh_emulator)), [STREAM])
     result = sync(config_for(fresh_emulator, max_tokens_per_run=1), state=state, catalog=catalog)
     assert recents_requests(fresh_emulator) == []
-    assert bookmark(result.final_state) == since
+    assert bookmark(result.final_state, STREAM) == since
 
 
 def test_the_stream_is_not_selected_by_default_in_discovery(emulator):
@@ -204,7 +181,7 @@ def test_bookmark_and_deleted_time_are_rfc3339_utc(fresh_emulator):
     fresh_emulator.delete("notes", [1], when=when)
     result = sync(config_for(fresh_emulator), streams=[STREAM])
     assert [r["deleted_time"] for r in result.records(STREAM)] == [rfc3339(when)]
-    assert RFC3339.fullmatch(bookmark(result.final_state))
+    assert RFC3339.fullmatch(bookmark(result.final_state, STREAM))
     assert result.final_state["bookmarks"][STREAM]["replication_key"] == "deleted_time"
 
 
@@ -266,7 +243,7 @@ def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(fresh
     first = sync(config_for(fresh_emulator, start_date="2024-01-01"), streams=[STREAM])
     after = rfc3339(a_moment_ago(0))
     assert deleted(first) == set()
-    mark = bookmark(first.final_state)
+    mark = bookmark(first.final_state, STREAM)
     assert before <= mark <= after
     fresh_emulator.clear_log()
     caplog.clear()
@@ -277,7 +254,7 @@ def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(fresh
             streams=[STREAM],
         )
     assert deleted(second) == set()
-    since = datetime.datetime.fromisoformat(mark.replace("Z", "+00:00")) - LOOKBACK - SECOND
+    since = moment(mark) - LOOKBACK - SECOND
     assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [v1(since)]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message]
 

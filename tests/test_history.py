@@ -9,9 +9,10 @@ import json
 
 import pytest
 
-from tests.conftest import TOKEN, a_moment_ago, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator
-from tests.singer_run import SyncResult, discover, killed_run, select, sync
+from tests.expected import flow_calls
+from tests.singer_run import SyncResult, cli_files, discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
 #: Changelog stream -> (emulator entity, item column).
@@ -25,10 +26,6 @@ STAGE_FIELDS = ("stage_id", "pipeline_id", "status")
 def rfc(v1: str) -> str:
     """A v1 `2024-01-02 03:04:05` as `2024-01-02T03:04:05Z`."""
     return v1.replace(" ", "T") + "Z"
-
-
-def instant(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 # --- what the emulator holds --------------------------------------------------------------
@@ -108,7 +105,7 @@ def expected_stays(deal: dict, changes: list[dict]) -> list[tuple]:
             left = following
         else:
             left = closed
-        seconds = None if left is None else int((instant(left) - instant(entered)).total_seconds())
+        seconds = None if left is None else int((moment(left) - moment(entered)).total_seconds())
         stays.append((deal["id"], stage, pipeline, entered, left, seconds))
     last = {(stay[1], stay[3]): stay for stay in stays}
     return [stay for stay in stays if last[(stay[1], stay[3])] is stay]
@@ -118,7 +115,7 @@ def deleted_stay(deal: dict) -> tuple:
     """A deleted deal's last stay: from its last move (or creation) to its close or deletion."""
     entered = deal["stage_change_time"] or deal["add_time"]
     left = deal["won_time"] or deal["lost_time"] or deal["update_time"]
-    seconds = int((instant(left) - instant(entered)).total_seconds())
+    seconds = int((moment(left) - moment(entered)).total_seconds())
     return (deal["id"], deal["stage_id"], deal["pipeline_id"], entered, left, seconds)
 
 
@@ -135,14 +132,6 @@ def emitted_stays(result: SyncResult, deal_id: int | None = None) -> list[tuple]
         )
         for r in result.records("deal_stage_history")
         if deal_id is None or r["deal_id"] == deal_id
-    ]
-
-
-def flow_calls(emulator: Emulator) -> list[int]:
-    return [
-        int(r.path.split("/")[3])
-        for r in emulator.requests
-        if r.path.startswith("/v1/deals/") and r.path.endswith("/flow")
     ]
 
 
@@ -350,15 +339,15 @@ def test_a_deal_read_again_resends_its_last_stay_with_left_at_once_it_ends(fresh
         fresh_emulator.data.stage_moves.move(moved, stage, int(at.timestamp()))
         fresh_emulator.data.stage_moves.close(won, "won", int(at.timestamp()) + 10)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=streams)
-    moment = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    later = (at + datetime.timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    left_at = rfc3339(at)
+    later = rfc3339(at + datetime.timedelta(seconds=10))
     old = before[moved]
     new_pipeline = (stage - 1) // 5 + 1
-    seconds = int((at - instant(old[3])).total_seconds())
-    assert (*old[:4], moment, seconds) in emitted_stays(second, moved)
-    assert (moved, stage, new_pipeline, moment, None, None) in emitted_stays(second, moved)
+    seconds = int((at - moment(old[3])).total_seconds())
+    assert (*old[:4], left_at, seconds) in emitted_stays(second, moved)
+    assert (moved, stage, new_pipeline, left_at, None, None) in emitted_stays(second, moved)
     old = before[won]
-    seconds = int((instant(later) - instant(old[3])).total_seconds())
+    seconds = int((moment(later) - moment(old[3])).total_seconds())
     assert emitted_stays(second, won)[-1] == (*old[:4], later, seconds)
 
 
@@ -377,9 +366,9 @@ def test_a_deleted_deals_last_stay_ends_at_its_deletion(fresh_emulator):
     second = sync(
         config_for(fresh_emulator), state=first.final_state, streams=["deal_stage_history"]
     )
-    moment = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    seconds = int((at - instant(last[3])).total_seconds())
-    assert emitted_stays(second, deal_id) == [(*last[:4], moment, seconds)]
+    left_at = rfc3339(at)
+    seconds = int((at - moment(last[3])).total_seconds())
+    assert emitted_stays(second, deal_id) == [(*last[:4], left_at, seconds)]
     assert deal_id not in flow_calls(fresh_emulator)
 
 
@@ -416,23 +405,21 @@ def _newest_change(emulator: Emulator, person: int) -> tuple:
 def test_a_changelog_run_killed_in_the_middle_resumes_without_loss(tmp_path):
     stream = "person_changes"
     with Emulator(seed=5, scale=1200, api_token=TOKEN) as emu:
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config_for(emu)))
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(select(discover(config_for(emu)), [stream])))
+        catalog = select(discover(config_for(emu)), [stream])
+        files = cli_files(tmp_path, emu, catalog=catalog)
         expected = change_rows(emu, stream)
         half = len(expected) // 2
 
         def counts(message: dict) -> bool:
             return message["type"] == "RECORD" and message["stream"] == stream
 
-        messages = killed_run(config_path, catalog_path, counts, half)
+        messages = killed_run(files.config, files.catalog, counts, half)
         killed = SyncResult(messages)
         assert len(killed.records(stream)) == half
         state = killed.final_state
         assert state["bookmarks"][stream]["items_updated_since"]["live"]
         emu.clear_log()
-        resumed = sync(config_for(emu), state=state, catalog=json.loads(catalog_path.read_text()))
+        resumed = sync(config_for(emu), state=state, catalog=catalog)
         assert emitted_changes(killed, stream) | emitted_changes(resumed, stream) == expected
         # Resumed from the last batch the killed run finished, not from the start.
         assert len(changelog_calls(emu, "persons")) < len(emu.ids("persons"))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
-from tests.singer_run import parse_messages
+from tests.meltano_project import outside_env
+from tests.singer_run import ids, parse_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The legacy tap 2.1.0's own final STATE shape, as issue 21 quotes it.
@@ -34,8 +35,7 @@ def migrating_commands() -> list[str]:
 
 
 def records(path: Path, stream: str) -> set[int]:
-    messages = parse_messages(path.read_bytes())
-    return {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream}
+    return ids(parse_messages(path.read_bytes()), stream)
 
 
 def test_migratings_commands_run_as_written(tmp_path):
@@ -50,8 +50,7 @@ def test_migratings_commands_run_as_written(tmp_path):
         ["echo", '\'{"api_token":'],
         ["tap-pipedrive", "--config"],
     ]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env = {k: v for k, v in env.items() if not k.startswith("TAP_PIPEDRIVE_")}
+    env = outside_env() | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     stderr: dict[str, str] = {}
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         config = {"api_token": TOKEN, "api_url": emu.url}

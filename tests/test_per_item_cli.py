@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, parse_messages, run_cli
+from tests.singer_run import cli_files, ids, parse_messages, run_cli
 
 #: Per-item stream -> (the list it hangs off, the path prefix of its calls).
 PER_ITEM = {
@@ -17,11 +17,6 @@ PER_ITEM = {
     "product_variations": ("products", "/api/v2/products/"),
     "deal_participants": ("deals", "/v1/deals/"),
 }
-
-
-def records(stdout: bytes, stream: str) -> set:
-    messages = parse_messages(stdout)
-    return {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream}
 
 
 def listed(emu: Emulator, parent: str) -> set:
@@ -43,8 +38,8 @@ def test_a_refused_per_item_stream_is_one_warning_and_the_list_is_whole(tmp_path
     assert "Traceback" not in stderr
     assert stderr.count(f"Stream '{stream}' skipped: Pipedrive refuses it") == 1
     assert len(refused) == 1  # asked once, then skipped
-    assert records(result.stdout, parent) == expected
-    assert records(result.stdout, stream) == set()
+    assert ids(parse_messages(result.stdout), parent) == expected
+    assert ids(parse_messages(result.stdout), stream) == set()
 
 
 @pytest.mark.parametrize("stream", PER_ITEM)
@@ -64,5 +59,5 @@ def test_a_per_item_stream_that_keeps_failing_is_one_error_line_and_exit_1(tmp_p
     assert [line for line in errors if "stream(s) failed" in line] == [errors[-1]]
     assert "1 stream(s) failed; the others synced" in errors[-1]
     assert f"'{stream}': Pipedrive answered 503" in errors[-1]
-    assert records(result.stdout, parent) == expected
+    assert ids(parse_messages(result.stdout), parent) == expected
     assert parse_messages(result.stdout)[-1]["type"] == "STATE"

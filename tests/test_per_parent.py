@@ -4,14 +4,12 @@ refused, gone or budget-stopped parent loses nothing."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
 from tests.emulator.assignments import every_assignment
-from tests.singer_run import discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, parse_messages, records, run_cli, states, sync
 from tests.test_emulator import TOKEN as EMULATOR_TOKEN
 from tests.test_emulator import call
 
@@ -83,17 +81,10 @@ def test_a_child_is_activated_once_after_all_its_rows(synced, stream):
 
 def run_account(emu: Emulator, tmp_path, streams=PARENTS, **settings):
     """Run the CLI on these streams; return (exit code, stderr, messages)."""
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **settings)))
-    catalog = tmp_path / "catalog.json"
-    catalog.write_text(json.dumps(select(discover(config_for(emu)), streams)))
+    files = cli_files(tmp_path, emu, streams, **settings)
     emu.clear_log()
-    result = run_cli("--config", str(config), "--catalog", str(catalog))
+    result = run_cli(*files)
     return result.returncode, result.stderr.decode(), parse_messages(result.stdout)
-
-
-def records_of(messages: list[dict], stream: str) -> list[dict]:
-    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
 def test_a_refused_parent_skips_its_children_and_the_rest_syncs(tmp_path):
@@ -110,10 +101,10 @@ def test_a_refused_parent_skips_its_children_and_the_rest_syncs(tmp_path):
         "Stream 'permission_set_assignments' skipped: it is read per row of 'permission_sets', "
         "which was not read."
     )
-    assert records_of(messages, "permission_sets") == []
-    assert records_of(messages, "permission_set_assignments") == []
+    assert records(messages, "permission_sets") == []
+    assert records(messages, "permission_set_assignments") == []
     assert not [m for m in messages if m.get("stream") == "permission_set_assignments"]
-    assert set(keys(records_of(messages, "role_assignments"), "role_assignments")) == roles
+    assert set(keys(records(messages, "role_assignments"), "role_assignments")) == roles
 
 
 def test_a_refused_child_is_skipped_and_its_parent_syncs(tmp_path):
@@ -122,12 +113,12 @@ def test_a_refused_child_is_skipped_and_its_parent_syncs(tmp_path):
         sets = emu.all_ids("permissionSets")
     assert code == 0, stderr
     assert stderr.count("Stream 'permission_set_assignments' skipped: Pipedrive refuses it") == 1
-    assert {r["id"] for r in records_of(messages, "permission_sets")} == sets
-    assert records_of(messages, "permission_set_assignments") == []
+    assert {r["id"] for r in records(messages, "permission_sets")} == sets
+    assert records(messages, "permission_set_assignments") == []
     activated = {m["stream"] for m in messages if m["type"] == "ACTIVATE_VERSION"}
     assert "permission_set_assignments" not in activated
     assert "permission_sets" in activated
-    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    state = states(messages)[-1]
     assert "refused" in state["bookmarks"]["permission_set_assignments"]
 
 
@@ -145,8 +136,8 @@ def test_a_role_deleted_after_the_list_was_read_has_no_rows_and_fails_nothing(tm
         remaining = emulators_keys(emu, "role_assignments")
     assert code == 0, stderr
     assert statuses["/v1/roles/2/assignments"] == 404
-    assert {r["id"] for r in records_of(messages, "roles")} == {1, 2, 3, 4, 5}
-    found = keys(records_of(messages, "role_assignments"), "role_assignments")
+    assert {r["id"] for r in records(messages, "roles")} == {1, 2, 3, 4, 5}
+    found = keys(records(messages, "role_assignments"), "role_assignments")
     assert set(found) == remaining
     assert {role for role, _ in found} == {1, 3, 4}  # role 5 has nobody
     activated = [m["stream"] for m in messages if m["type"] == "ACTIVATE_VERSION"]
@@ -163,7 +154,7 @@ def test_a_token_limit_between_roles_keeps_the_rows_read_and_activates_nothing(t
         expected = {key for key in emulators_keys(emu, "role_assignments") if key[0] in (1, 2)}
     assert code == 0, stderr
     assert served == ["/v1/roles", "/v1/roles/1/assignments", "/v1/roles/2/assignments"]
-    assert set(keys(records_of(messages, "role_assignments"), "role_assignments")) == expected
+    assert set(keys(records(messages, "role_assignments"), "role_assignments")) == expected
     activated = {m["stream"] for m in messages if m["type"] == "ACTIVATE_VERSION"}
     assert activated == {"roles"}
 

@@ -4,25 +4,19 @@ another tap's catalog. Each through the real command line: the run is right, or 
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 
 import pytest
 
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, config_for, moment
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, select
-from tests.test_cli import assert_clean_failure, run, write
+from tests.singer_run import discover, failure_line, json_file, parse_messages, run_cli, select
 
 LEGACY_STREAMS = ["deals", "persons", "users", "deal_products", "dealflow"]
 #: A `start_date` after the legacy bookmarks below: they win over it, as any state does.
 START_DATE = "2026-01-01T00:00:00Z"
 FLOW = re.compile(r"/v1/deals/(\d+)/flow")
-
-
-def moment(value: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def quantile(emu: Emulator, entity: str, fraction: float) -> str:
@@ -56,10 +50,10 @@ def legacy_run(tmp_path_factory):
         }
         catalog = select(discover(config_for(emu)), LEGACY_STREAMS)
         emu.clear_log()
-        result = run(
-            "--config", write(tmp, "config.json", config_for(emu, start_date=START_DATE)),
-            "--catalog", write(tmp, "catalog.json", catalog),
-            "--state", write(tmp, "state.json", state),
+        result = run_cli(
+            "--config", json_file(tmp / "config.json", config_for(emu, start_date=START_DATE)),
+            "--catalog", json_file(tmp / "catalog.json", catalog),
+            "--state", json_file(tmp / "state.json", state),
         )  # fmt: skip
         flows = {int(m[1]) for r in emu.requests if (m := FLOW.fullmatch(r.path))}
         yield emu, deals_mark, persons_mark, result, flows
@@ -148,10 +142,10 @@ def test_a_legacy_state_says_what_each_stream_becomes(legacy_run):
 def persons_run(tmp_path, emu: Emulator, state, **settings):
     """A persons-only run with this state (any JSON) and these settings."""
     catalog = select(discover(config_for(emu)), ["persons"])
-    return run(
-        "--config", write(tmp_path, "config.json", config_for(emu, **settings)),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
-        "--state", write(tmp_path, "state.json", state),
+    return run_cli(
+        "--config", json_file(tmp_path / "config.json", config_for(emu, **settings)),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
+        "--state", json_file(tmp_path / "state.json", state),
     )  # fmt: skip
 
 
@@ -287,17 +281,16 @@ UNUSABLE_STATES = {
 @pytest.mark.parametrize("case", UNUSABLE_STATES)
 def test_an_unusable_state_is_one_line_and_exit_1_before_any_api_call(tmp_path, emulator, case):
     state, phrase = UNUSABLE_STATES[case]
-    catalog = write(tmp_path, "catalog.json", select(discover(config_for(emulator)), ["deals"]))
+    catalog = json_file(
+        tmp_path / "catalog.json", select(discover(config_for(emulator)), ["deals"])
+    )
     emulator.clear_log()
-    result = run(
-        "--config", write(tmp_path, "config.json", config_for(emulator)),
+    result = run_cli(
+        "--config", json_file(tmp_path / "config.json", config_for(emulator)),
         "--catalog", catalog,
-        "--state", write(tmp_path, "state.json", json.dumps(state)),
+        "--state", json_file(tmp_path / "state.json", json.dumps(state)),
     )  # fmt: skip
-    stderr = assert_clean_failure(result, 1, phrase)
-    lines = stderr.splitlines()
-    assert [line for line in lines if "ERROR" in line] == [lines[-1]]
-    assert phrase in lines[-1]
+    failure_line(result, 1, phrase)
     assert emulator.requests == []
 
 
@@ -307,9 +300,9 @@ def test_an_unusable_state_is_one_line_and_exit_1_before_any_api_call(tmp_path, 
 def pipelines_run(tmp_path, emu: Emulator, config):
     """A pipelines-only run with this config."""
     catalog = select(discover(config_for(emu)), ["pipelines"])
-    return run(
-        "--config", write(tmp_path, "config.json", config),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
+    return run_cli(
+        "--config", json_file(tmp_path / "config.json", config),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
     )  # fmt: skip
 
 
@@ -360,25 +353,23 @@ def foreign_entry(name: str) -> dict:
 def test_a_catalog_naming_no_stream_of_this_tap_is_one_line_and_exit_1(tmp_path, emulator):
     catalog = {"streams": [foreign_entry("contacts"), foreign_entry("companies")]}
     emulator.clear_log()
-    result = run(
-        "--config", write(tmp_path, "config.json", config_for(emulator)),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
+    result = run_cli(
+        "--config", json_file(tmp_path / "config.json", config_for(emulator)),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
     )  # fmt: skip
-    stderr = assert_clean_failure(result, 1)
-    assert stderr.splitlines()[-1].split(" | ")[-1] == (
+    assert failure_line(result, 1).split(" | ")[-1] == (
         "The catalog names no stream of this tap (companies, contacts): write one with "
         "`tap-pipedrive --config CONFIG --discover`."
     )
-    assert [line for line in stderr.splitlines() if "ERROR" in line] == [stderr.splitlines()[-1]]
     assert emulator.requests == []
 
 
 def test_a_catalog_selecting_nothing_warns_once_and_calls_no_api(tmp_path, emulator):
     catalog = select(discover(config_for(emulator)), [])
     emulator.clear_log()
-    result = run(
-        "--config", write(tmp_path, "config.json", config_for(emulator)),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
+    result = run_cli(
+        "--config", json_file(tmp_path / "config.json", config_for(emulator)),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
@@ -392,9 +383,9 @@ def test_a_catalog_selecting_nothing_warns_once_and_calls_no_api(tmp_path, emula
 def test_another_taps_streams_beside_this_taps_are_named_and_ignored(tmp_path, emulator):
     catalog = select(discover(config_for(emulator)), ["pipelines"])
     catalog["streams"].append(foreign_entry("contacts"))
-    result = run(
-        "--config", write(tmp_path, "config.json", config_for(emulator)),
-        "--catalog", write(tmp_path, "catalog.json", catalog),
+    result = run_cli(
+        "--config", json_file(tmp_path / "config.json", config_for(emulator)),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
     )  # fmt: skip
     assert result.returncode == 0, result.stderr.decode()
     records = [m["record"] for m in parse_messages(result.stdout) if m["type"] == "RECORD"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
 
-from tests.conftest import TOKEN
 from tests.emulator import Emulator
 from tests.target_run import item, messages, run_cli, target_config, write, writes
 
@@ -40,12 +37,6 @@ LABEL = {
     "products": "name",
     "leads": "title",
 }
-
-
-@pytest.fixture
-def emu() -> t.Iterator[Emulator]:
-    with Emulator(seed=5, scale=40, api_token=TOKEN) as emulator:
-        yield emulator
 
 
 def custom_code(emu: Emulator, entity: str, name: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import typing as t
-
 import pytest
 
 from tests.conftest import OAUTH, TOKEN, oauth_emulator
@@ -11,12 +9,6 @@ from tests.emulator import Emulator
 from tests.target_run import messages, rejects, run_cli, target_config, write, writes
 
 PERSONS = "/api/v2/persons"
-
-
-@pytest.fixture
-def emu() -> t.Iterator[Emulator]:
-    with Emulator(seed=5, scale=40, api_token=TOKEN) as emulator:
-        yield emulator
 
 
 #: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.

@@ -6,13 +6,12 @@ emulator's data (read before the run) and its log of what was written.
 
 from __future__ import annotations
 
-import json
 import typing as t
 
 import pytest
 
-from tests.conftest import TOKEN
 from tests.emulator import Emulator
+from tests.singer_run import parse_messages
 from tests.target_run import (
     item,
     lines,
@@ -29,12 +28,6 @@ ORGS = "/api/v2/organizations"
 PERSONS = "/api/v2/persons"
 BY_NAME = {"companies": {"entity": "organizations", "match_key": "name"}}
 BY_EMAIL = {"contacts": {"entity": "persons", "match_key": "email"}}
-
-
-@pytest.fixture
-def emu() -> t.Iterator[Emulator]:
-    with Emulator(seed=5, scale=40, api_token=TOKEN) as emulator:
-        yield emulator
 
 
 #: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
@@ -69,10 +62,6 @@ def summary(stderr: str, stream: str) -> str:
     return [
         line.split(" | ")[-1] for line in stderr.splitlines() if f"Stream '{stream}': c" in line
     ][-1]
-
-
-def states(stdout: str) -> list[t.Any]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 # --- ambiguous matches ---
@@ -430,7 +419,7 @@ def test_a_line_that_is_not_json_stops_the_run_after_the_records_before_it(emu, 
         "writing the records before it."
     ]
     assert "Traceback" not in result.stderr
-    assert states(result.stdout) == [{"read": 1}]
+    assert parse_messages(result.stdout) == [{"read": 1}]
     assert [r["name"] for r in emu.records("organizations") if r["name"].startswith("Line ")] == [
         "Line One",
         "Line Two",
@@ -536,5 +525,5 @@ def test_a_stop_mid_run_emits_the_state_of_the_records_written_only(emu, tmp_pat
         text += [record, {"type": "STATE", "value": {"written": i + 1}}]
     result = run_cli(target_config(emu, tmp_path), text, tmp_path)
     assert result.returncode == 1
-    assert states(result.stdout) == [{"written": 2}]
+    assert parse_messages(result.stdout) == [{"written": 2}]
     assert [s for _, _, s in writes(emu)] == [200, 200, 429]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import requests
@@ -11,9 +10,19 @@ import requests
 from pipedrive_api.ratelimit import budget_exhausted
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, run_cli, select
+from tests.expected import FLOW, flow_calls
+from tests.singer_run import (
+    cli_files,
+    discover,
+    failure_line,
+    ids,
+    json_file,
+    parse_messages,
+    run_cli,
+    select,
+    states,
+)
 
-FLOW = re.compile(r"^/v1/deals/(\d+)/flow$")
 LISTS = ("/api/v2/persons", "/api/v2/organizations")
 
 
@@ -24,24 +33,12 @@ def emu():
 
 
 def write_inputs(emu: Emulator, tmp_path, **settings):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emu, **settings)))
     catalog = select(discover(config_for(emu)), ["dealflow", "persons", "organizations"])
     # The per-deal stream first in the catalog: the order must not depend on it.
     catalog["streams"].sort(key=lambda entry: entry["tap_stream_id"] != "dealflow")
-    catalog_file = tmp_path / "catalog.json"
-    catalog_file.write_text(json.dumps(catalog))
+    files = cli_files(tmp_path, emu, catalog=catalog, **settings)
     emu.clear_log()  # discovery's requests are not the run's
-    return str(config), str(catalog_file)
-
-
-def flow_deals(emu: Emulator) -> set[int]:
-    """Deals whose flow the emulator served."""
-    return {
-        int(match.group(1))
-        for r in emu.requests
-        if r.status == 200 and (match := FLOW.match(r.path))
-    }
+    return files.config, files.catalog
 
 
 def test_list_streams_run_before_the_per_deal_calls(emu, tmp_path):
@@ -67,31 +64,25 @@ def test_max_tokens_per_run_stops_cleanly_and_the_next_run_resumes(emu, tmp_path
     assert f"{spent:,} tokens spent" in stderr
     assert f"Run spent {spent} tokens" in stderr
     messages = parse_messages(result.stdout)
-    persons = {
-        m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == "persons"
-    }
-    assert persons == emu.ids("persons")
-    first = flow_deals(emu)
+    assert ids(messages, "persons") == emu.ids("persons")
+    first = set(flow_calls(emu, ok=True))
     assert 0 < len(first) < len(emu.ids("deals") | emu.ids("deals", archived=True))
-    state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+    state = states(messages)[-1]
 
-    state_file = tmp_path / "state.json"
-    state_file.write_text(json.dumps(state))
+    state_file = json_file(tmp_path / "state.json", state)
     config, catalog = write_inputs(emu, tmp_path)
-    resumed = run_cli("--config", config, "--catalog", catalog, "--state", str(state_file))
+    resumed = run_cli("--config", config, "--catalog", catalog, "--state", state_file)
     assert resumed.returncode == 0, resumed.stderr.decode()
-    assert first | flow_deals(emu) == emu.ids("deals") | emu.ids("deals", archived=True)
+    assert first | set(flow_calls(emu, ok=True)) == emu.ids("deals") | emu.ids(
+        "deals", archived=True
+    )
 
 
 def test_max_tokens_per_run_below_one_is_refused(tmp_path):
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"api_token": "some-token", "max_tokens_per_run": 0}))
-    result = run_cli("--config", str(config))
-    stderr = result.stderr.decode()
-    assert result.returncode == 1
-    assert "`max_tokens_per_run` must be at least 1" in stderr
-    assert "Traceback" not in stderr
-    assert result.stdout == b""
+    config = json_file(
+        tmp_path / "config.json", {"api_token": "some-token", "max_tokens_per_run": 0}
+    )
+    failure_line(run_cli("--config", config), 1, "`max_tokens_per_run` must be at least 1")
 
 
 def answer_429(message: str, **headers: str) -> requests.Response:
