@@ -9,9 +9,10 @@ import typing as t
 
 import pytest
 
-from tests.conftest import TOKEN, a_moment_ago, changes, config_for, flow_ids
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
 from tests.emulator.server import RequestLog
+from tests.expected import changes, flow_ids
 from tests.singer_run import SyncResult, sync
 
 CHILDREN = ["deal_products", "deal_installments", "dealflow"]

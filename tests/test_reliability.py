@@ -23,12 +23,12 @@ from tests.conftest import (
     TOKEN,
     closed_port,
     config_for,
-    flow_ids,
     oauth_config,
     oauth_emulator,
     on_the_clock_of,
 )
 from tests.emulator import DATASET_NOW, Emulator
+from tests.expected import flow_ids
 from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
