@@ -34,22 +34,21 @@ def at_each_bookmark(deals: list[dict]) -> set[int]:
     return ids
 
 
-def flow_requests(emulator) -> list[int]:
+def flow_requests(run) -> list[int]:
     return [
         int(r.path.split("/")[3])
-        for r in emulator.requests
+        for r in run.requests
         if r.path.startswith("/v1/deals/") and r.path.endswith("/flow")
     ]
 
 
 @pytest.fixture(scope="module")
 def children_sync(emulator):
-    emulator.clear_log()
-    return sync(config_for(emulator), streams=["deals", *CHILDREN])
+    return sync(config_for(emulator), streams=["deals", *CHILDREN], log=emulator)
 
 
 def test_deal_products_take_one_call_per_100_deals(children_sync, emulator):
-    calls = [r for r in emulator.requests if r.path == "/api/v2/deals/products"]
+    calls = [r for r in children_sync.requests if r.path == "/api/v2/deals/products"]
     expected = math.ceil(len(live_deals(emulator)) / 100)
     expected += math.ceil(len(archived_deals(emulator)) / 100)
     assert len(calls) == expected
@@ -57,21 +56,22 @@ def test_deal_products_take_one_call_per_100_deals(children_sync, emulator):
 
 
 def test_the_deals_list_is_read_once_for_all_child_streams(children_sync, emulator):
-    pages = [r for r in emulator.requests if r.path == "/api/v2/deals"]
+    pages = [r for r in children_sync.requests if r.path == "/api/v2/deals"]
     listed = len([d for d in emulator.records("deals") if not d["is_archived"]])
     assert len(pages) == math.ceil(listed / 500)
-    assert len([r for r in emulator.requests if r.path == "/api/v2/deals/archived"]) == 1
+    archived = [r for r in children_sync.requests if r.path == "/api/v2/deals/archived"]
+    assert len(archived) == 1
 
 
 def test_dealflow_holds_every_change_of_every_deal_not_deleted(children_sync, emulator):
     deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
     assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
     assert len(children_sync.records("dealflow")) == len(children_sync.ids("dealflow"))
-    assert sorted(flow_requests(emulator)) == sorted(deals)
+    assert sorted(flow_requests(children_sync)) == sorted(deals)
 
 
-def test_the_flow_is_asked_for_every_field_change_only(children_sync, emulator):
-    calls = [r for r in emulator.requests if r.path.endswith("/flow")]
+def test_the_flow_is_asked_for_every_field_change_only(children_sync):
+    calls = [r for r in children_sync.requests if r.path.endswith("/flow")]
     assert calls
     assert {(r.query.get("items"), r.query.get("all_changes")) for r in calls} == {
         ("dealChange", "1")
