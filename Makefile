@@ -13,6 +13,11 @@ MELTANO_VERSION := 4.4.1
 MELTANO := .venv-meltano/bin/meltano
 MELTANO_PLUGINS := .meltano/.plugins-installed
 MELTANO_OFFLINE := MELTANO_SEND_ANONYMOUS_USAGE_STATS=false MELTANO_DISABLE_TRACKING=true
+# `make test` runs pytest on two workers (CI's two cores; `make test TEST_WORKERS=auto` for one a
+# core), in random order (pytest-randomly: the header says `Using --randomly-seed=N`). loadfile
+# runs each test file on one worker, its tests one after the other: a module-scoped fixture (a
+# sync, a PostgreSQL server) is built once, and no other file's test runs in its midst.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test install lint meltano target-postgres postgres mutation
 
@@ -79,7 +84,7 @@ demo: install $(TARGET_JSONL)
 test: install $(TARGET_JSONL) $(TARGET_POSTGRES) meltano postgres
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Mutation testing of the pure modules ([tool.mutmut] in pyproject.toml), module by module with
 # one worker, printing each module's score. Not part of `make test` nor CI: it takes minutes.

@@ -7,6 +7,7 @@ import typing as t
 
 if t.TYPE_CHECKING:
     from tests.emulator import Emulator
+    from tests.singer_run import SyncResult
 
 FLOW = re.compile(r"^/v1/deals/(\d+)/flow$")
 
@@ -26,10 +27,13 @@ def flow_ids(emulator: Emulator, deal_ids: t.Iterable[int], since: str = "") -> 
     return {c["id"] for c in changes(emulator, deal_ids) if c["log_time"] >= since}
 
 
-def flow_calls(emulator: Emulator, *, ok: bool = False) -> list[int]:
-    """The deals whose flow was asked, in arrival order (only those answered 200 if `ok`)."""
+def flow_calls(asked: Emulator | SyncResult, *, ok: bool = False) -> list[int]:
+    """The deals whose flow was asked, in arrival order (only those answered 200 if `ok`).
+
+    `asked`: an emulator (its whole log), or one run's own requests (`sync(..., log=emulator)`).
+    """
     return [
         int(match.group(1))
-        for r in emulator.requests
+        for r in asked.requests
         if (match := FLOW.match(r.path)) and (r.status == 200 or not ok)
     ]

@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
     from pathlib import Path
 
     from tests.emulator import Emulator
+    from tests.emulator.server import RequestLog
 
 
 def records(messages: t.Iterable[dict[str, t.Any]], stream: str) -> list[dict[str, t.Any]]:
@@ -55,9 +56,10 @@ def bookmarks(state: dict[str, t.Any], stream: str) -> dict[t.Any, t.Any]:
 
 @dataclasses.dataclass
 class SyncResult:
-    """The Singer messages of one run, by kind."""
+    """The Singer messages of one run, by kind (and its requests, when `sync` was given `log`)."""
 
     messages: list[dict[str, t.Any]]
+    requests: list[RequestLog] = dataclasses.field(default_factory=list)
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         """The records of one stream, in order."""
@@ -100,8 +102,15 @@ def sync(
     state: dict[str, t.Any] | None = None,
     catalog: dict[str, t.Any] | None = None,
     streams: t.Iterable[str] | None = None,
+    log: Emulator | None = None,
 ) -> SyncResult:
-    """Sync in this process; `streams` selects just those (by name) when given."""
+    """Sync in this process; `streams` selects just those (by name) when given.
+
+    With `log`, the result keeps that emulator's requests of this run (discovery included): a
+    module-scoped run's requests, which the module's later tests must not add to.
+    """
+    if log is not None:
+        log.clear_log()
     if streams is not None:
         catalog = select(discover(config), streams)
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
@@ -112,7 +121,8 @@ def sync(
         )
         tap.sync_all()
         out.flush()
-    return SyncResult(parse_messages(out.buffer.getvalue()))  # type: ignore[attr-defined]
+    messages = parse_messages(out.buffer.getvalue())  # type: ignore[attr-defined]
+    return SyncResult(messages, log.requests if log is not None else [])
 
 
 def discover(config: dict[str, t.Any]) -> dict[str, t.Any]:

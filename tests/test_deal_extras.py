@@ -14,6 +14,7 @@ from tap_pipedrive.streams import deal_extras
 from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
 from tests.singer_run import (
+    SyncResult,
     cli_files,
     discover,
     json_file,
@@ -48,7 +49,7 @@ def expected_ids(emu: Emulator, stream: str, deals: list[int]) -> set:
         return {row["id"] for deal in deals for row in extras.discounts(deal)}
 
 
-def calls(emu: Emulator, kind: str = "participants", ok: bool = True) -> list[int]:
+def calls(emu: Emulator | SyncResult, kind: str = "participants", ok: bool = True) -> list[int]:
     """The deals of the per-deal calls of one kind, in arrival order (answered 200 if `ok`)."""
     return [
         int(m.group(1))
@@ -59,8 +60,7 @@ def calls(emu: Emulator, kind: str = "participants", ok: bool = True) -> list[in
 
 @pytest.fixture(scope="module")
 def items_sync(emulator):
-    emulator.clear_log()
-    return sync(config_for(emulator), streams=["deals", *ITEMS])
+    return sync(config_for(emulator), streams=["deals", *ITEMS], log=emulator)
 
 
 @pytest.mark.parametrize("stream", ITEMS)
@@ -75,7 +75,7 @@ def test_each_per_deal_stream_holds_the_rows_of_every_deal_not_deleted(
 
 @pytest.mark.parametrize("kind", ["participants", "mailMessages", "discounts"])
 def test_each_deal_not_deleted_is_asked_once(items_sync, emulator, kind):
-    assert sorted(calls(emulator, kind)) == alive(emulator)
+    assert sorted(calls(items_sync, kind)) == alive(emulator)
 
 
 def test_a_participant_is_flattened_to_the_person_id_name_and_emails(items_sync, emulator):

@@ -62,7 +62,7 @@ def emitted_changes(result: SyncResult, stream: str) -> set[tuple]:
     }
 
 
-def changelog_calls(emulator: Emulator, entity: str) -> list[int]:
+def changelog_calls(emulator: Emulator | SyncResult, entity: str) -> list[int]:
     return [
         int(r.path.split("/")[3])
         for r in emulator.requests
@@ -140,10 +140,10 @@ def emitted_stays(result: SyncResult, deal_id: int | None = None) -> list[tuple]
 
 @pytest.fixture(scope="module")
 def history_sync(emulator) -> SyncResult:
-    emulator.clear_log()
     return sync(
         config_for(emulator),
         streams=["person_changes", "organization_changes", "deal_stage_history"],
+        log=emulator,
     )
 
 
@@ -162,7 +162,7 @@ def test_a_changelog_stream_holds_every_change_of_every_item(history_sync, emula
 @pytest.mark.parametrize("stream", sorted(CHANGELOGS))
 def test_a_changelog_is_read_once_per_item(history_sync, emulator, stream):
     entity, _ = CHANGELOGS[stream]
-    calls = changelog_calls(emulator, entity)
+    calls = changelog_calls(history_sync, entity)
     assert sorted(calls) == sorted(emulator.ids(entity))
 
 
@@ -241,7 +241,7 @@ def test_stage_history_selected_alone_emits_only_stays_from_one_flow_call_a_deal
     assert "dealflow" not in history_sync.streams()
     assert "deals" not in history_sync.streams()
     alive = sorted(d for d, deal in deals.items() if not deal["is_deleted"])
-    assert sorted(flow_calls(emulator)) == alive
+    assert sorted(flow_calls(history_sync)) == alive
 
 
 def test_stays_are_computed_from_the_emulators_stage_moves(history_sync, emulator, deals):

@@ -31,8 +31,7 @@ def emulators_keys(emu: Emulator, stream: str) -> set[tuple]:
 
 @pytest.fixture(scope="module")
 def synced(emulator):
-    emulator.clear_log()
-    return sync(config_for(emulator), streams=PARENTS)
+    return sync(config_for(emulator), streams=PARENTS, log=emulator)
 
 
 def test_boards_are_the_emulators(synced, emulator):
@@ -45,8 +44,8 @@ def test_phases_are_every_boards_phases(synced, emulator):
     assert phases == {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 2}  # board 3 has none
 
 
-def test_phases_are_read_with_one_call_per_board(synced, emulator):
-    calls = [r.query["board_id"] for r in emulator.requests if r.path == "/api/v2/phases"]
+def test_phases_are_read_with_one_call_per_board(synced):
+    calls = [r.query["board_id"] for r in synced.requests if r.path == "/api/v2/phases"]
     assert sorted(calls) == ["1", "2", "3"]
 
 
