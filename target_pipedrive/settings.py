@@ -75,8 +75,10 @@ def link_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     streams = config.get("streams")
     errors: list[str] = []
     for stream, entry in streams.items() if isinstance(streams, t.Mapping) else ():
-        links = entry.get("links") if isinstance(entry, t.Mapping) else None
-        entity = ENTITIES.get(str(entry.get("entity") or stream)) if entry else None
+        if not isinstance(entry, t.Mapping):
+            continue  # the JSON schema says it
+        links = entry.get("links")
+        entity = ENTITIES.get(str(entry.get("entity") or stream))
         for column, link in links.items() if isinstance(links, t.Mapping) else ():
             where = f"`streams.{stream}.links.{column}`"
             if not isinstance(link, t.Mapping) or set(link) - set(LINK_KEYS):

@@ -54,6 +54,13 @@ SHARED_SETTINGS = (
 _ENTITY_NAMES = sorted(ENTITIES)
 
 
+class _NoSummary(logging.Filter):
+    """Drops the SDK's "Config validation failed": the one line says every error itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Config validation failed"
+
+
 class RejectedRecordsError(Exception):
     """Records were rejected and `allow_rejects` is off: the run fails, after writing the rest."""
 
@@ -252,7 +259,13 @@ class TargetPipedrive(Target):
 
         Credentials, an https root, unknown keys, `overwrite`, links.
         """
-        errors = super()._validate_config(raise_errors=False)
+        # The SDK would add a warning of its own ("Config validation failed") before our line.
+        quiet = _NoSummary()
+        self.logger.addFilter(quiet)
+        try:
+            errors = super()._validate_config(raise_errors=False)
+        finally:
+            self.logger.removeFilter(quiet)
         overwrite = load_method_errors(self.config)
         if overwrite:  # said better than by the JSON schema's enum
             errors = [e for e in errors if "'overwrite' is not one of" not in e] + overwrite

@@ -339,6 +339,17 @@ def test_every_config_error_is_said_in_one_line(emu, tmp_path):
     assert emu.requests == []
 
 
+def test_a_streams_entry_that_is_no_object_is_one_line_and_no_traceback(emu, tmp_path):
+    config = target_config(emu, tmp_path, streams={"contacts": "persons"})
+    result = run_cli(config, messages("contacts", [{"email": "x@warehouse.example"}]), tmp_path)
+    assert result.returncode == 1
+    said = [line for line in result.stderr.splitlines() if "| INFO" not in line]
+    assert [line.split(" | ")[-1] for line in said] == [
+        "Invalid config: 'persons' is not of type 'object' in config['streams']['contacts']."
+    ]
+    assert emu.requests == []
+
+
 # --- bad records ---
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from target_pipedrive.settings import load_method_errors, stream_setting, unknown_key_errors
+from target_pipedrive.settings import (
+    link_errors,
+    load_method_errors,
+    stream_setting,
+    unknown_key_errors,
+)
 
 KNOWN = ("api_token", "streams", "load_method", "null_values")
 
@@ -88,3 +93,101 @@ def test_a_streams_setting_wins_over_the_top_level_and_the_default():
     )
     assert stream_setting({"load_method": "upsert"}, {}, "load_method", "d") == "upsert"
     assert stream_setting({}, {"load_method": None}, "load_method", "skip") == "skip"
+
+
+# --- links (streams.<stream>.links.<column>) ---
+
+WHERE = "`streams.contacts.links.company_key`"
+
+
+def contacts_link(**link):
+    return {"streams": {"contacts": {"entity": "persons", "links": {"company_key": link}}}}
+
+
+def test_an_unknown_key_of_a_link_is_named_with_the_closest_link_key():
+    config = contacts_link(entity="organizations", matchkey="name")
+    assert unknown_key_errors(config, KNOWN) == [
+        "Unknown setting `matchkey` in `streams.contacts.links.company_key` "
+        "(did you mean `match_key`?)."
+    ]
+
+
+def test_links_that_are_no_objects_are_left_to_the_json_schema():
+    config = {"streams": {"contacts": {"links": {"a": "x", "b": {"zzz": 1}}}}}
+    assert unknown_key_errors(config, KNOWN) == [
+        "Unknown setting `zzz` in `streams.contacts.links.b`."
+    ]
+    assert unknown_key_errors({"streams": {"contacts": {"links": ["a"]}}}, KNOWN) == []
+    assert link_errors({"streams": {"contacts": {"entity": "persons", "links": ["a"]}}}) == []
+
+
+def test_a_link_to_a_known_entity_by_its_default_field_is_no_error():
+    assert link_errors(contacts_link(entity="organizations", match_key="name")) == []
+
+
+def test_a_link_naming_a_writable_field_is_no_error():
+    assert link_errors(contacts_link(entity="organizations", match_key="id", field="org_id")) == []
+
+
+def test_a_stream_without_entity_is_the_entity_of_its_name():
+    config = {"streams": {"deals": {"links": {"k": {"entity": "persons", "match_key": "email"}}}}}
+    assert link_errors(config) == []
+    orgs = {"streams": {"organizations": {"links": {"k": {"entity": "deals", "match_key": "t"}}}}}
+    assert link_errors(orgs) == [
+        "`streams.organizations.links.k`: organizations have no field linking them to deals: "
+        "name the field receiving the id with `field`."
+    ]
+
+
+def test_a_link_without_entity_and_match_key_names_both():
+    assert link_errors(contacts_link()) == [f"{WHERE} needs `entity` and `match_key`."]
+
+
+def test_a_link_without_match_key_names_it():
+    assert link_errors(contacts_link(entity="organizations")) == [f"{WHERE} needs `match_key`."]
+
+
+def test_a_link_to_no_entity_names_the_closest_one():
+    assert link_errors(contacts_link(entity="organisations", match_key="name")) == [
+        f"{WHERE}: `entity` 'organisations' is no Pipedrive entity (did you mean `organizations`?)."
+    ]
+
+
+def test_a_link_to_no_entity_like_any_lists_them_all():
+    assert link_errors(contacts_link(entity="zzz", match_key="name")) == [
+        f"{WHERE}: `entity` 'zzz' is no Pipedrive entity (one of activities, deals, leads, notes, "
+        "organizations, persons, products)."
+    ]
+
+
+def test_a_field_that_is_not_writable_names_the_closest_one():
+    assert link_errors(contacts_link(entity="organizations", match_key="name", field="orgid")) == [
+        f"{WHERE}: `field` 'orgid' is not a writable field of persons (did you mean `org_id`?)."
+    ]
+
+
+def test_a_link_with_an_unknown_key_is_reported_by_that_key_alone():
+    assert link_errors(contacts_link(entity="zzz", matchkey="name")) == []
+
+
+def test_a_stream_of_no_entity_is_reported_when_its_records_arrive():
+    config = {"streams": {"contacts": {"entity": "zzz", "links": {"k": {"entity": "deals"}}}}}
+    assert link_errors(config) == ["`streams.contacts.links.k` needs `match_key`."]
+    config = {"streams": {"x": {"links": {"k": {"entity": "deals", "match_key": "title"}}}}}
+    assert link_errors(config) == []
+
+
+def test_links_of_every_stream_are_all_reported():
+    config = {
+        "streams": {
+            "a": {"entity": "persons", "links": {"k": {"entity": "organizations"}}},
+            "b": "persons",
+            "c": {"entity": "deals", "links": {"k": {"entity": "organisations", "match_key": "n"}}},
+        }
+    }
+    assert link_errors(config) == [
+        "`streams.a.links.k` needs `match_key`.",
+        "`streams.c.links.k`: `entity` 'organisations' is no Pipedrive entity "
+        "(did you mean `organizations`?).",
+    ]
+    assert link_errors({"streams": "x"}) == []
