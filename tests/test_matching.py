@@ -75,3 +75,41 @@ def test_a_forgotten_item_matches_no_key():
     assert index.find("Acme") == {"id": 2}
     assert index.find("Acme Ltd") is None
     assert index.find("Globex") == {"id": 3}
+
+
+CODE = "a" * 40
+
+
+def test_an_items_keys_are_its_custom_fields_value_by_code():
+    assert MatchIndex("Company key", CODE).keys_of({"custom_fields": {CODE: "CO-1"}}) == ["CO-1"]
+    assert MatchIndex("k", CODE).keys_of({"custom_fields": {CODE: {"value": 7}}}) == [7]
+    assert MatchIndex("k", CODE).keys_of({"custom_fields": {CODE: None}}) == []
+    assert MatchIndex("k", CODE).keys_of({"custom_fields": None, "k": "x"}) == []
+
+
+def test_a_persons_keys_by_email_are_every_email_it_holds():
+    person = {"emails": [{"value": "a@x.example"}, {"value": ""}, "b@x.example", {"value": "c@x"}]}
+    assert MatchIndex("email").keys_of(person) == ["a@x.example", "c@x"]
+    assert MatchIndex("email").keys_of({"emails": None}) == []
+
+
+def test_an_items_key_by_a_field_is_its_value():
+    assert MatchIndex("name").keys_of({"name": "Acme"}) == ["Acme"]
+    assert MatchIndex("name").keys_of({"name": None}) == []
+    assert MatchIndex("name").keys_of({}) == []
+
+
+def test_every_item_holding_a_key_is_listed_by_id():
+    index = MatchIndex("name")
+    for item_id in (9, 2, 5):
+        index.add("Acme", {"id": item_id})
+    assert index.items(" ACME") == [{"id": 2}, {"id": 5}, {"id": 9}]
+    assert index.items("Globex") == []
+
+
+def test_an_item_put_again_is_found_by_its_new_key_only():
+    index = MatchIndex("name")
+    index.put({"id": 4, "name": "Acme"})
+    index.put({"id": 4, "name": "Globex"})
+    assert index.items("Acme") == []
+    assert index.items("globex") == [{"id": 4, "name": "Globex"}]
