@@ -48,50 +48,35 @@ def flow_requests(requests: list[RequestLog]) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def children_run(emulator) -> tuple[SyncResult, list[RequestLog]]:
-    """Deals and their children, and the requests of that run (its own log window: the shared
-    emulator's log grows with whatever other tests run later)."""
-    emulator.clear_log()
-    result = sync(config_for(emulator), streams=["deals", *CHILDREN])
-    return result, emulator.requests
+def children_sync(emulator) -> SyncResult:
+    """Deals and children; `.requests`: its own (later tests add to the shared log)."""
+    return sync(config_for(emulator), streams=["deals", *CHILDREN], log=emulator)
 
 
-@pytest.fixture(scope="module")
-def children_sync(children_run) -> SyncResult:
-    return children_run[0]
-
-
-@pytest.fixture(scope="module")
-def children_requests(children_run) -> list[RequestLog]:
-    return children_run[1]
-
-
-def test_deal_products_take_one_call_per_100_deals(children_requests, emulator):
-    calls = [r for r in children_requests if r.path == "/api/v2/deals/products"]
+def test_deal_products_take_one_call_per_100_deals(children_sync, emulator):
+    calls = [r for r in children_sync.requests if r.path == "/api/v2/deals/products"]
     expected = math.ceil(len(live_deals(emulator)) / 100)
     expected += math.ceil(len(archived_deals(emulator)) / 100)
     assert len(calls) == expected
     assert all(len(r.query["deal_ids"].split(",")) <= 100 for r in calls)
 
 
-def test_the_deals_list_is_read_once_for_all_child_streams(children_requests, emulator):
-    pages = [r for r in children_requests if r.path == "/api/v2/deals"]
+def test_the_deals_list_is_read_once_for_all_child_streams(children_sync, emulator):
+    pages = [r for r in children_sync.requests if r.path == "/api/v2/deals"]
     listed = len([d for d in emulator.records("deals") if not d["is_archived"]])
     assert len(pages) == math.ceil(listed / 500)
-    assert len([r for r in children_requests if r.path == "/api/v2/deals/archived"]) == 1
+    assert len([r for r in children_sync.requests if r.path == "/api/v2/deals/archived"]) == 1
 
 
-def test_dealflow_holds_every_change_of_every_deal_not_deleted(
-    children_sync, children_requests, emulator
-):
+def test_dealflow_holds_every_change_of_every_deal_not_deleted(children_sync, emulator):
     deals = [d["id"] for d in live_deals(emulator) + archived_deals(emulator)]
     assert children_sync.ids("dealflow") == flow_ids(emulator, deals)
     assert len(children_sync.records("dealflow")) == len(children_sync.ids("dealflow"))
-    assert sorted(flow_requests(children_requests)) == sorted(deals)
+    assert sorted(flow_requests(children_sync.requests)) == sorted(deals)
 
 
-def test_the_flow_is_asked_for_every_field_change_only(children_requests):
-    calls = [r for r in children_requests if r.path.endswith("/flow")]
+def test_the_flow_is_asked_for_every_field_change_only(children_sync):
+    calls = [r for r in children_sync.requests if r.path.endswith("/flow")]
     assert calls
     assert {(r.query.get("items"), r.query.get("all_changes")) for r in calls} == {
         ("dealChange", "1")

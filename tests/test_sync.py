@@ -12,7 +12,6 @@ from singer_sdk.streams import Stream
 
 from tap_pipedrive.client import PipedriveStream
 from tests.conftest import TOKEN, config_for
-from tests.emulator.server import RequestLog
 from tests.singer_run import SyncResult, discover, select, sync
 from tests.streams import BY_DEFAULT, LISTED_INCREMENTAL
 from tests.streams import STREAMS as DOCUMENTED
@@ -88,22 +87,9 @@ def test_discovered_catalog_is_the_documented_stream_table(emulator):
 
 
 @pytest.fixture(scope="module")
-def full_sync_run(emulator) -> tuple[SyncResult, list[RequestLog]]:
-    """A full sync of the default streams, and the requests it made (its own log window: the
-    shared emulator's log grows with whatever other tests run later)."""
-    emulator.clear_log()
-    result = sync(config_for(emulator))
-    return result, emulator.requests
-
-
-@pytest.fixture(scope="module")
-def full_sync(full_sync_run) -> SyncResult:
-    return full_sync_run[0]
-
-
-@pytest.fixture(scope="module")
-def full_sync_requests(full_sync_run) -> list[RequestLog]:
-    return full_sync_run[1]
+def full_sync(emulator) -> SyncResult:
+    """The default streams; `.requests`: its own (later tests add to the shared log)."""
+    return sync(config_for(emulator), log=emulator)
 
 
 @pytest.fixture(scope="module")
@@ -126,18 +112,18 @@ def test_each_record_is_emitted_once(full_sync, stream):
     assert len(ids) == len(set(ids))
 
 
-def test_deals_pages_cross_several_500_record_pages(full_sync_requests, emulator):
-    deal_pages = [r for r in full_sync_requests if r.path == "/api/v2/deals"]
+def test_deals_pages_cross_several_500_record_pages(full_sync, emulator):
+    deal_pages = [r for r in full_sync.requests if r.path == "/api/v2/deals"]
     total = len(emulator.ids("deals", include_deleted=True))
     assert total > 1000
     assert len(deal_pages) == math.ceil(total / 500)
     assert {r.query["limit"] for r in deal_pages} == {"500"}
 
 
-def test_every_request_asks_for_the_endpoints_maximum_page(full_sync_requests):
+def test_every_request_asks_for_the_endpoints_maximum_page(full_sync):
     maximum = {"/v1/callLogs": "50", "/v1/files": "100"}
-    assert full_sync_requests
-    for request in full_sync_requests:
+    assert full_sync.requests
+    for request in full_sync.requests:
         if "limit" in request.query:
             assert request.query["limit"] == maximum.get(request.path, "500"), request.path
 
@@ -175,10 +161,10 @@ def test_rerun_emits_records_updated_between_runs(fresh_emulator, stream):
     assert second.ids(stream) == touched | bookmark_second(first, stream)
 
 
-def test_the_token_travels_only_in_the_header(full_sync_requests):
-    assert full_sync_requests
-    assert all(r.headers.get("x-api-token") == TOKEN for r in full_sync_requests)
-    assert not any(TOKEN in f"{r.path}?{r.query}" for r in full_sync_requests)
+def test_the_token_travels_only_in_the_header(full_sync):
+    assert full_sync.requests
+    assert all(r.headers.get("x-api-token") == TOKEN for r in full_sync.requests)
+    assert not any(TOKEN in f"{r.path}?{r.query}" for r in full_sync.requests)
 
 
 def test_the_token_never_appears_in_the_output(full_sync):

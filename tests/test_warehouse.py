@@ -80,7 +80,16 @@ def postgres() -> t.Iterator[Postgres]:
         yield pg
 
 
-def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
+def meltano_run(
+    project: Path,
+    pg: Postgres,
+    emu: Emulator,
+    rejects: Path,
+    schema: str,
+    streams: dict[str, t.Any],
+    metadata: dict[str, t.Any] | None = None,
+) -> None:
+    """`meltano run tap-postgres target-pipedrive`: a schema's tables as the target's streams."""
     env = meltano_env(
         project,
         TAP_POSTGRES_HOST="127.0.0.1",
@@ -88,12 +97,12 @@ def meltano_run(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> No
         TAP_POSTGRES_USER="postgres",
         TAP_POSTGRES_PASSWORD="unused",  # trust authentication
         TAP_POSTGRES_DATABASE="postgres",
-        TAP_POSTGRES_FILTER_SCHEMAS=json.dumps(["crm"]),
-        TAP_POSTGRES__SELECT=json.dumps([f"{stream}.*" for stream in TARGET_STREAMS]),
-        TAP_POSTGRES__METADATA=json.dumps(INCREMENTAL),
+        TAP_POSTGRES_FILTER_SCHEMAS=json.dumps([schema]),
+        TAP_POSTGRES__SELECT=json.dumps([f"{stream}.*" for stream in streams]),
+        **({"TAP_POSTGRES__METADATA": json.dumps(metadata)} if metadata else {}),
         TARGET_PIPEDRIVE_API_URL=emu.url,
         TARGET_PIPEDRIVE_API_TOKEN=TOKEN,
-        TARGET_PIPEDRIVE_STREAMS=json.dumps(TARGET_STREAMS),
+        TARGET_PIPEDRIVE_STREAMS=json.dumps(streams),
         TARGET_PIPEDRIVE_REJECTS_FILE=str(rejects),
     )
     meltano(project, env, "run", "tap-postgres", "target-pipedrive")
@@ -111,7 +120,7 @@ def writes(emu: Emulator) -> list[tuple[str, str]]:
 def test_warehouse_rows_are_upserted_and_only_changed_rows_are_patched(postgres, project, tmp_path):
     with Emulator(seed=5, scale=40, api_token=TOKEN) as emu:
         rejects = tmp_path / "rejects.jsonl"
-        meltano_run(project, postgres, emu, rejects)
+        meltano_run(project, postgres, emu, rejects, "crm", TARGET_STREAMS, INCREMENTAL)
         orgs = {r["name"]: r for r in emu.records("organizations")}
         persons = {e["value"]: r for r in emu.records("persons") for e in r["emails"]}
         tax_id = next(d.code for d in emu.data.custom_fields("organizations") if d.name == "Tax ID")
@@ -143,7 +152,7 @@ def test_warehouse_rows_are_upserted_and_only_changed_rows_are_patched(postgres,
             "WHERE name = 'Alpine Care'",
         )
         emu.clear_log()
-        meltano_run(project, postgres, emu, rejects)
+        meltano_run(project, postgres, emu, rejects, "crm", TARGET_STREAMS, INCREMENTAL)
         assert sorted(writes(emu)) == sorted(
             [
                 ("PATCH", f"/api/v2/organizations/{orgs['Alpine Care']['id']}"),
@@ -221,24 +230,6 @@ def sales() -> t.Iterator[Postgres]:
         yield pg
 
 
-def run_linked(project: Path, pg: Postgres, emu: Emulator, rejects: Path) -> None:
-    env = meltano_env(
-        project,
-        TAP_POSTGRES_HOST="127.0.0.1",
-        TAP_POSTGRES_PORT=str(pg.port),
-        TAP_POSTGRES_USER="postgres",
-        TAP_POSTGRES_PASSWORD="unused",  # trust authentication
-        TAP_POSTGRES_DATABASE="postgres",
-        TAP_POSTGRES_FILTER_SCHEMAS=json.dumps(["sales"]),
-        TAP_POSTGRES__SELECT=json.dumps([f"{stream}.*" for stream in LINKED_STREAMS]),
-        TARGET_PIPEDRIVE_API_URL=emu.url,
-        TARGET_PIPEDRIVE_API_TOKEN=TOKEN,
-        TARGET_PIPEDRIVE_STREAMS=json.dumps(LINKED_STREAMS),
-        TARGET_PIPEDRIVE_REJECTS_FILE=str(rejects),
-    )
-    meltano(project, env, "run", "tap-postgres", "target-pipedrive")
-
-
 def by_key(emu: Emulator, entity: str, code: str) -> dict[str, dict[str, t.Any]]:
     """The emulator's items of an entity that hold a warehouse key, by that key."""
     return {
@@ -256,7 +247,7 @@ def test_deals_land_linked_to_their_company_and_contact_and_only_a_changed_link_
         rejects = tmp_path / "rejects.jsonl"
 
         # First run: every row is created, each contact and deal pointing at its parents.
-        run_linked(project, sales, emu, rejects)
+        meltano_run(project, sales, emu, rejects, "sales", LINKED_STREAMS)
         assert sorted(writes(emu)) == sorted(
             [("POST", "/api/v2/organizations")] * len(LINKED_COMPANIES)
             + [("POST", "/api/v2/persons")] * len(LINKED_CONTACTS)
@@ -282,14 +273,14 @@ def test_deals_land_linked_to_their_company_and_contact_and_only_a_changed_link_
 
         # Rerun: every row arrives again, and Pipedrive already holds each of them.
         emu.clear_log()
-        run_linked(project, sales, emu, rejects)
+        meltano_run(project, sales, emu, rejects, "sales", LINKED_STREAMS)
         assert writes(emu) == []
 
         # One deal moves to another company: one PATCH, of its org_id alone.
         before = {r["id"]: r for r in emu.records("deals")}
         sales.query("UPDATE sales.deals SET company_key = 'CO-3' WHERE deal_key = 'D-2'")
         emu.clear_log()
-        run_linked(project, sales, emu, rejects)
+        meltano_run(project, sales, emu, rejects, "sales", LINKED_STREAMS)
         moved = deals["D-2"]["id"]
         assert writes(emu) == [("PATCH", f"/api/v2/deals/{moved}")]
         after = {r["id"]: r for r in emu.records("deals")}
