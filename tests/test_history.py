@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import itertools
 import json
 
@@ -11,47 +10,20 @@ import pytest
 
 from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
 from tests.emulator import Emulator
-from tests.expected import flow_calls
+from tests.expected import (
+    CHANGELOGS,
+    change_rows,
+    changelog,
+    deleted_stay,
+    documented_key,
+    expected_stays,
+    flow_calls,
+    rfc,
+    stage_changes,
+)
 from tests.singer_run import SyncResult, cli_files, discover, killed_run, select, sync
 
 UTC = datetime.timezone.utc
-#: Changelog stream -> (emulator entity, item column).
-CHANGELOGS = {
-    "person_changes": ("persons", "person_id"),
-    "organization_changes": ("organizations", "org_id"),
-}
-STAGE_FIELDS = ("stage_id", "pipeline_id", "status")
-
-
-def rfc(v1: str) -> str:
-    """A v1 `2024-01-02 03:04:05` as `2024-01-02T03:04:05Z`."""
-    return v1.replace(" ", "T") + "Z"
-
-
-# --- what the emulator holds --------------------------------------------------------------
-
-
-def changelog(emulator: Emulator, entity: str, record_id: int) -> list[dict]:
-    """The emulator's changelog items of a person or organization, newest first."""
-    with emulator.data.lock:
-        return [c.item() for c in emulator.data.changelogs.changes(entity, record_id)]
-
-
-def change_rows(emulator: Emulator, stream: str, since: str = "") -> set[tuple]:
-    """(item id, time, field_key, old, new) of every change of the stream's items since then."""
-    entity, _ = CHANGELOGS[stream]
-    return {
-        (rid, rfc(c["time"]), c["field_key"], c["old_value"], c["new_value"])
-        for rid in emulator.ids(entity)
-        for c in changelog(emulator, entity, rid)
-        if rfc(c["time"]) >= since
-    }
-
-
-def documented_key(*parts: object) -> str:
-    """A change's key as the README builds it: SHA-256 of the JSON array, 32 hex digits."""
-    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def emitted_changes(result: SyncResult, stream: str) -> set[tuple]:
@@ -68,55 +40,6 @@ def changelog_calls(emulator: Emulator | SyncResult, entity: str) -> list[int]:
         for r in emulator.requests
         if r.path.startswith(f"/v1/{entity}/") and r.path.endswith("/changelog")
     ]
-
-
-def stage_changes(emulator: Emulator, deal_id: int) -> list[dict]:
-    """A deal's stage, pipeline and status changes in the emulator's flow, oldest first."""
-    items = [
-        {**i["data"], "time": rfc(i["timestamp"])}
-        for i in emulator.flow(deal_id)
-        if i["object"] == "dealChange" and i["data"]["field_key"] in STAGE_FIELDS
-    ]
-    return sorted(items, key=lambda c: (c["time"], c["id"]))
-
-
-def expected_stays(deal: dict, changes: list[dict]) -> list[tuple]:
-    """(deal, stage, pipeline, entered, left, seconds) of each stay, from the raw moves.
-
-    The deal enters its first stage (the one its first move left) when it is added, and each
-    move's stage at the move; a stay ends at the next move, or when the deal record says it was
-    won or lost if that came first. A deal back in a stage within the second it left it has
-    one stay there from that second (the key is deal, stage, entered): the later one.
-    """
-    moves = [c for c in changes if c["field_key"] == "stage_id"]
-    switches = [c for c in changes if c["field_key"] == "pipeline_id"]
-    pipeline = switches[0]["old_value"] if switches else deal["pipeline_id"]
-    entries = [(deal["add_time"], moves[0]["old_value"] if moves else deal["stage_id"], pipeline)]
-    for move in moves:
-        for switch in switches:
-            if switch["time"] == move["time"]:
-                pipeline = switch["new_value"]
-        entries.append((move["time"], move["new_value"], pipeline))
-    closed = deal["won_time"] or deal["lost_time"]
-    stays = []
-    for k, (entered, stage, pipeline) in enumerate(entries):
-        following = entries[k + 1][0] if k + 1 < len(entries) else None
-        if following is not None and (closed is None or following <= closed):
-            left = following
-        else:
-            left = closed
-        seconds = None if left is None else int((moment(left) - moment(entered)).total_seconds())
-        stays.append((deal["id"], stage, pipeline, entered, left, seconds))
-    last = {(stay[1], stay[3]): stay for stay in stays}
-    return [stay for stay in stays if last[(stay[1], stay[3])] is stay]
-
-
-def deleted_stay(deal: dict) -> tuple:
-    """A deleted deal's last stay: from its last move (or creation) to its close or deletion."""
-    entered = deal["stage_change_time"] or deal["add_time"]
-    left = deal["won_time"] or deal["lost_time"] or deal["update_time"]
-    seconds = int((moment(left) - moment(entered)).total_seconds())
-    return (deal["id"], deal["stage_id"], deal["pipeline_id"], entered, left, seconds)
 
 
 def emitted_stays(result: SyncResult, deal_id: int | None = None) -> list[tuple]:

@@ -27,20 +27,12 @@ import pytest
 
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
-from tests.emulator.assignments import every_assignment
+from tests.expected import changes, expected_ids
 from tests.meltano_project import meltano, meltano_env, meltano_project
 from tests.postgres_server import TARGET_VENV, Postgres, throwaway_postgres
 from tests.singer_run import discover, select
 from tests.streams import BY_DEFAULT
 from tests.streams import STREAMS as DOCUMENTED
-from tests.test_history import (
-    CHANGELOGS,
-    change_rows,
-    deleted_stay,
-    documented_key,
-    expected_stays,
-    stage_changes,
-)
 
 pytestmark = pytest.mark.slow
 
@@ -108,40 +100,9 @@ def custom_fields(url: str, endpoint: str) -> list[dict[str, t.Any]]:
         return [f for f in json.load(response)["data"] if f["is_custom_field"]]
 
 
-def expected_ids(emu: Emulator, stream: str, key: list[str]) -> set[t.Any]:
-    """Every record of a stream in the emulator (deleted deals and archived records included)."""
-    if stream.endswith("_fields") or stream == "goals":
-        return {record[key[0]] for record in emu.records(stream)}
-    deals = emu.records("deals")
-    alive = [d["id"] for d in deals if not d["is_deleted"]]
-    if stream in ("deal_products", "deal_installments"):  # of the deals not deleted
-        return {r["id"] for r in emu.records(stream) if r["deal_id"] in set(alive)}
-    if stream == "dealflow":
-        return {c["id"] for c in deal_changes(emu, alive)}
-    if stream == "deleted_records":
-        return set()  # nothing deleted yet
-    if stream in CHANGELOGS:
-        return {documented_key(*change) for change in change_rows(emu, stream)}
-    if stream == "deal_stage_history":
-        stays = [deleted_stay(d) for d in deals if d["is_deleted"]]
-        by_id = {d["id"]: d for d in deals}
-        stays += [s for d in alive for s in expected_stays(by_id[d], stage_changes(emu, d))]
-        return {(deal, stage, moment(entered)) for deal, stage, _, entered, *_ in stays}
-    if stream in PER_ITEM_COLUMNS:  # of the deals not deleted, of every product
-        return {row["id"] for row in emu.data.extras.rows(stream)}
-    if stream.endswith("_assignments"):
-        return {tuple(row[k] for k in key) for row in every_assignment(emu.data, stream)}
-    return set(emu.all_ids({"currency": "currencies"}.get(stream, stream)))
-
-
-def deal_changes(emu: Emulator, deals: t.Iterable[int]) -> list[dict[str, t.Any]]:
-    """The emulator's dealChange items of these deals, with their time as RFC 3339."""
-    return [
-        {**item["data"], "log_time": item["timestamp"].replace(" ", "T") + "Z"}
-        for deal in deals
-        for item in emu.flow(deal)
-        if item["object"] == "dealChange"
-    ]
+def expected_rows(emu: Emulator, stream: str) -> set[t.Any]:
+    """The emulator's keys of a stream as the database's rows read (`key_value`)."""
+    return {key_value(list(k)) if isinstance(k, tuple) else k for k in expected_ids(emu, stream)}
 
 
 @dataclasses.dataclass
@@ -312,7 +273,7 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
 
         state = load(workdir, pg.port, None, "first")
         first = Snapshot.take(pg, keys)
-        expected_first = {s: expected_ids(emu, s, keys[s]) for s in STREAMS}
+        expected_first = {s: expected_rows(emu, s) for s in STREAMS}
 
         # Changes for the incremental load, a few seconds in the past so that the second
         # load's upper bound (its start) includes them; and a user deleted.
@@ -403,7 +364,7 @@ def test_primary_key_is_the_streams_key(loads, stream):
 def test_incremental_load_upserts_without_duplicates(loads, stream):
     ids = loads.second.ids[stream]
     assert len(ids) == len(set(ids))
-    expected = expected_ids(loads.emulator, stream, loads.keys[stream])
+    expected = expected_rows(loads.emulator, stream)
     if stream == "users":  # soft-deleted: the row stays
         expected.add(loads.deleted_user)
     if stream.endswith("_assignments"):  # the deleted user's rows stay too, soft-deleted
@@ -445,10 +406,10 @@ def test_incremental_load_rewrote_only_the_changes_of_the_deals_read_again(loads
     deals = loads.rewritten["deals"] - {
         d["id"] for d in loads.emulator.records("deals") if d["is_deleted"]
     }
-    assert loads.rewritten["dealflow"] == {c["id"] for c in deal_changes(loads.emulator, deals)}
+    assert loads.rewritten["dealflow"] == {c["id"] for c in changes(loads.emulator, deals)}
     titles = {
         c["id"]
-        for c in deal_changes(loads.emulator, loads.touched["deals"])
+        for c in changes(loads.emulator, loads.touched["deals"])
         if moment(c["log_time"]) == loads.when
     }
     assert titles
@@ -548,7 +509,7 @@ def test_a_deleted_users_assignments_are_soft_deleted_by_the_next_load(loads, st
 def test_dealflow_rows_hold_each_changes_log_time(loads):
     alive = [d["id"] for d in loads.emulator.records("deals") if not d["is_deleted"]]
     assert {i: moment(at) for i, at in loads.dealflow_times.items()} == {
-        c["id"]: moment(c["log_time"]) for c in deal_changes(loads.emulator, alive)
+        c["id"]: moment(c["log_time"]) for c in changes(loads.emulator, alive)
     }
 
 
@@ -667,7 +628,7 @@ def test_meltano_run_loads_every_stream(server, tmp_path):
         )
         meltano(project, env, "run", "tap-pipedrive", "target-postgres", timeout=600)
         keys = KEYS
-        expected = {s: expected_ids(emu, s, keys[s]) for s in selected}
+        expected = {s: expected_rows(emu, s) for s in selected}
     found = server.query(
         *(f'SELECT {key_sql(keys[s])} FROM {SCHEMA}."{s}"' for s in selected),
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{SCHEMA}'",

@@ -12,6 +12,7 @@ from singer_sdk.streams import Stream
 
 from tap_pipedrive.client import PipedriveStream
 from tests.conftest import TOKEN, config_for
+from tests.expected import expected_ids
 from tests.singer_run import SyncResult, discover, select, sync
 from tests.streams import BY_DEFAULT, LISTED_INCREMENTAL
 from tests.streams import STREAMS as DOCUMENTED
@@ -23,24 +24,7 @@ from tests.streams import STREAMS as DOCUMENTED
 # tests/test_per_parent.py; deal_stage_history: tests/test_history.py.
 SKIPPED = {"dealflow", "role_assignments", "permission_set_assignments", "deal_stage_history"}
 STREAMS = [name for name in BY_DEFAULT if name not in SKIPPED]
-#: Streams read one call per deal or product (tests/test_deal_extras.py).
-PER_ITEM = {"deal_participants", "deal_discounts", "product_variations"}
 INCREMENTAL = set(LISTED_INCREMENTAL)
-
-
-def expected_ids(emulator, stream: str) -> set:
-    """What a full sync of a stream must emit: every record, live, deleted and archived."""
-    key = DOCUMENTED[stream].key[0]
-    if stream.endswith("_fields"):
-        return {record[key] for record in emulator.records(stream)}
-    if stream == "goals":  # active and inactive goals
-        return {record["id"] for record in emulator.records(stream)}
-    if stream in {"deal_products", "deal_installments"}:  # of the deals not deleted
-        deleted = {deal["id"] for deal in emulator.records("deals") if deal["is_deleted"]}
-        return {r["id"] for r in emulator.records(stream) if r["deal_id"] not in deleted}
-    if stream in PER_ITEM:  # of the deals not deleted, of every product
-        return {row["id"] for row in emulator.data.extras.rows(stream)}
-    return set(emulator.all_ids({"currency": "currencies"}.get(stream, stream)))
 
 
 def bookmarks(state: dict, stream: str) -> dict:
