@@ -221,17 +221,27 @@ def cli_files(
     return args
 
 
+def record_of(stream: str) -> t.Callable[[dict[str, t.Any]], bool]:
+    """Whether a message is a RECORD of `stream` (what `killed_run` counts)."""
+    return lambda message: message["type"] == "RECORD" and message["stream"] == stream
+
+
+def is_state(message: dict[str, t.Any]) -> bool:
+    """Whether a message is a STATE (what `killed_run` counts)."""
+    return message["type"] == "STATE"
+
+
 def killed_run(
-    config_path: t.Any, catalog_path: t.Any, counts: t.Callable[[dict[str, t.Any]], bool], n: int
+    args: t.Sequence[str], counts: t.Callable[[dict[str, t.Any]], bool], n: int
 ) -> list[dict[str, t.Any]]:
-    """Run the tap as a process; SIGKILL it once it wrote the `n`th message that `counts`.
+    """Run the tap's command line (`args`: `cli_files`) as a process; SIGKILL it once it wrote
+    the `n`th message that `counts`.
 
     Returns the messages written until then, the killing one included.
     """
-    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(config_path),
-            "--catalog", str(catalog_path)]  # fmt: skip
+    command = [sys.executable, "-m", "tap_pipedrive.tap", *args]
     lines, seen = [], 0
-    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)

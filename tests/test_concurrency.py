@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from pipedrive_api.session import PacedSession
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import discover, killed_run, select, states, sync
+from tests.singer_run import cli_files, discover, killed_run, record_of, select, states, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -29,25 +28,6 @@ def persons_windows(emu: Emulator) -> set[tuple[str | None, str | None]]:
         for r in emu.requests
         if r.path == PERSONS
     }
-
-
-def run_until(config_path, catalog_path, stream: str, records: int) -> list[dict]:
-    """Run the tap as a process; SIGKILL it once it wrote that many records of `stream`."""
-    return killed_run(
-        config_path,
-        catalog_path,
-        lambda m: m["type"] == "RECORD" and m["stream"] == stream,
-        records,
-    )
-
-
-def write_inputs(tmp_path, emu: Emulator, streams: list[str]):
-    config_path = tmp_path / "config.json"
-    config_path.write_text(json.dumps(config_for(emu)))
-    catalog = select(discover(config_for(emu)), streams)
-    catalog_path = tmp_path / "catalog.json"
-    catalog_path.write_text(json.dumps(catalog))
-    return config_path, catalog_path, catalog
 
 
 def slow_first_page(emu: Emulator) -> None:
@@ -88,9 +68,10 @@ def test_a_fast_server_is_read_without_windows_at_the_minimum_of_calls(emu, monk
 
 @pytest.mark.parametrize("records", [700, 2100, 3500])
 def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, records):
-    config_path, catalog_path, catalog = write_inputs(tmp_path, emu, ["persons"])
+    catalog = select(discover(config_for(emu)), ["persons"])
+    files = cli_files(tmp_path, emu, catalog=catalog)
     slow_first_page(emu)
-    messages = run_until(config_path, catalog_path, "persons", records)
+    messages = killed_run(files, record_of("persons"), records)
     assert len(persons_windows(emu)) > 2  # killed while windows were being read
     seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
@@ -107,13 +88,14 @@ def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, r
 def test_a_run_killed_during_a_concurrent_dealflow_batch_resumes_without_loss(tmp_path):
     with Emulator(seed=8, scale=300, api_token=TOKEN) as small:
         streams = ["deals", "dealflow"]
-        config_path, catalog_path, catalog = write_inputs(tmp_path, small, streams)
+        catalog = select(discover(config_for(small)), streams)
+        files = cli_files(tmp_path, small, catalog=catalog)
         full = sync(config_for(small), catalog=catalog)
         flow = full.records("dealflow")
         # Halfway through the second batch of 100 deals.
         deals = list(dict.fromkeys(r["deal_id"] for r in flow))
         cut = next(i for i, r in enumerate(flow) if r["deal_id"] == deals[150])
-        messages = run_until(config_path, catalog_path, "dealflow", cut)
+        messages = killed_run(files, record_of("dealflow"), cut)
         state = states(messages)[-1]
         resumed = sync(config_for(small), state=state, catalog=catalog)
         for stream in streams:

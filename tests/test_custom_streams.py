@@ -16,6 +16,7 @@ from tests.singer_run import (
     json_file,
     killed_run,
     parse_messages,
+    record_of,
     records,
     run_cli,
     states,
@@ -116,10 +117,7 @@ def test_a_v2_custom_stream_resumes_from_its_bookmark(small, tmp_path):
 
 def test_a_killed_child_custom_stream_resumes_after_the_last_parent_done(small, tmp_path):
     args = files(tmp_path, small, ["organization_followers"])
-    killed = killed_run(
-        args.config, args.catalog,
-        lambda m: m["type"] == "RECORD" and m["stream"] == "organization_followers", 5,
-    )  # fmt: skip
+    killed = killed_run(args, record_of("organization_followers"), 5)
     state = states(killed)[-1]
     done = state["bookmarks"]["organization_followers"]["parents_done_through"]
     emitted = {row["id"] for row in records(killed, "organization_followers")}
@@ -250,10 +248,10 @@ def test_a_killed_v2_custom_stream_resumes_from_its_last_state(tmp_path):
         archived = {deal["id"] for deal in emu.records("deals") if deal.get("is_archived")}
         args = files(tmp_path, emu, ["archived_deals"])
         killed = killed_run(
-            args.config, args.catalog,
+            args,
             lambda m: m["type"] == "STATE" and "archived_deals" in m["value"].get("bookmarks", {}),
             1,
-        )  # fmt: skip
+        )
         state = states(killed)[-1]
         mark = state["bookmarks"]["archived_deals"]["replication_key_value"]
         emitted = {row["id"] for row in records(killed, "archived_deals")}

@@ -14,12 +14,14 @@ from tap_pipedrive.streams import deal_extras
 from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.emulator import Emulator
 from tests.singer_run import (
+    CliFiles,
     SyncResult,
     cli_files,
     discover,
     json_file,
     killed_run,
     parse_messages,
+    record_of,
     records,
     run_cli,
     select,
@@ -197,10 +199,8 @@ def test_a_refused_per_deal_stream_is_skipped_and_recorded(tmp_path):
     with Emulator(seed=12, scale=60, api_token=TOKEN) as emu:
         for deal in emu.all_ids("deals"):
             emu.gate(f"/api/v2/deals/{deal}/discounts", 402)
-        config, catalog = write_inputs(
-            emu, tmp_path, ["deals", "deal_discounts"], max_concurrency=1
-        )
-        result = run_cli("--config", config, "--catalog", catalog)
+        files = write_inputs(emu, tmp_path, ["deals", "deal_discounts"], max_concurrency=1)
+        result = run_cli(*files)
         stderr = result.stderr.decode()
         assert result.returncode == 0, stderr
         assert "Traceback" not in stderr
@@ -215,10 +215,10 @@ def test_a_refused_per_deal_stream_is_skipped_and_recorded(tmp_path):
         assert calls(emu, "discounts", ok=False) == [first]
 
 
-def write_inputs(emu: Emulator, tmp_path, streams, **settings) -> tuple[str, str]:
+def write_inputs(emu: Emulator, tmp_path, streams, **settings) -> CliFiles:
     files = cli_files(tmp_path, emu, streams, **settings)
     emu.clear_log()  # discovery's requests are not the run's
-    return files.config, files.catalog
+    return files
 
 
 def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(tmp_path):
@@ -226,11 +226,11 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
         # The deal custom fields (10 tokens), the live deals list (10), 20 participants calls:
         # the archived list (20) no longer fits.
         limit = 10 + 10 + 20 * 10
-        config, catalog = write_inputs(
+        files = write_inputs(
             emu, tmp_path, ["deals", "deal_participants"], max_tokens_per_run=limit,
             max_concurrency=1,
         )  # fmt: skip
-        result = run_cli("--config", config, "--catalog", catalog)
+        result = run_cli(*files)
         stderr = result.stderr.decode()
         assert result.returncode == 0, stderr
         assert emu.tokens_spent == limit
@@ -252,10 +252,8 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
         ]
 
         state_file = json_file(tmp_path / "state.json", state)
-        config, catalog = write_inputs(
-            emu, tmp_path, ["deals", "deal_participants"], max_concurrency=1
-        )
-        resumed = run_cli("--config", config, "--catalog", catalog, "--state", state_file)
+        files = write_inputs(emu, tmp_path, ["deals", "deal_participants"], max_concurrency=1)
+        resumed = run_cli(*files, "--state", state_file)
         assert resumed.returncode == 0, resumed.stderr.decode()
         paths = [r.path for r in emu.requests]
         second = calls(emu)
@@ -287,13 +285,10 @@ def test_a_budget_stop_leaves_the_rest_pending_and_the_next_run_reads_it_first(t
 def test_a_run_killed_while_participants_are_read_resumes_without_loss(tmp_path):
     with Emulator(seed=8, scale=500, api_token=TOKEN) as emu:
         streams = ["deals", "deal_participants"]
-        config, catalog = write_inputs(emu, tmp_path, streams)
+        files = write_inputs(emu, tmp_path, streams)
         expected = expected_ids(emu, "deal_participants", alive(emu))
-
-        def participant(message) -> bool:
-            return message["type"] == "RECORD" and message["stream"] == "deal_participants"
-
-        messages = killed_run(config, catalog, participant, len(expected) // 2)
+        participant = record_of("deal_participants")
+        messages = killed_run(files, participant, len(expected) // 2)
         seen = {m["record"]["id"] for m in messages if participant(m)}
         assert 0 < len(seen) < len(expected)
         state = states(messages)[-1]

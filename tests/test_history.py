@@ -21,7 +21,15 @@ from tests.expected import (
     rfc,
     stage_changes,
 )
-from tests.singer_run import SyncResult, cli_files, discover, killed_run, select, sync
+from tests.singer_run import (
+    SyncResult,
+    cli_files,
+    discover,
+    killed_run,
+    record_of,
+    select,
+    sync,
+)
 
 UTC = datetime.timezone.utc
 
@@ -332,11 +340,7 @@ def test_a_changelog_run_killed_in_the_middle_resumes_without_loss(tmp_path):
         files = cli_files(tmp_path, emu, catalog=catalog)
         expected = change_rows(emu, stream)
         half = len(expected) // 2
-
-        def counts(message: dict) -> bool:
-            return message["type"] == "RECORD" and message["stream"] == stream
-
-        messages = killed_run(files.config, files.catalog, counts, half)
+        messages = killed_run(files, record_of(stream), half)
         killed = SyncResult(messages)
         assert len(killed.records(stream)) == half
         state = killed.final_state

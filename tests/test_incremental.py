@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import datetime
-import json
 
 import pytest
 
 from tests.conftest import TOKEN, config_for, on_the_clock_of
 from tests.emulator import DATASET_NOW, Emulator
-from tests.singer_run import discover, killed_run, select, sync
+from tests.singer_run import (
+    bookmark,
+    cli_files,
+    discover,
+    is_state,
+    killed_run,
+    select,
+    states,
+    sync,
+)
 
 UTC = datetime.timezone.utc
 # Stream -> emulator entity, for the plain incremental lists.
 INCREMENTAL = {"persons": "persons", "organizations": "organizations", "notes": "notes"}
-
-
-def bookmark(state: dict, stream: str) -> str:
-    return state["bookmarks"][stream]["replication_key_value"]
 
 
 @pytest.mark.parametrize("stream", sorted(INCREMENTAL))
@@ -138,31 +142,20 @@ def test_a_state_written_in_another_timestamp_format_still_works(emulator, old_v
     assert bookmark(result.final_state, "persons").endswith("Z")
 
 
-def run_until_killed(config_path, catalog_path, kill_after_states: int):
-    """Run the tap as a process and SIGKILL it after it wrote that many STATE messages."""
-    return killed_run(config_path, catalog_path, lambda m: m["type"] == "STATE", kill_after_states)
-
-
 @pytest.mark.parametrize("stream", ["persons", "notes"])
 def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
     with Emulator(seed=5, scale=2400, api_token=TOKEN) as emu:
         entity = INCREMENTAL[stream]
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config_for(emu)))
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(select(discover(config_for(emu)), [stream])))
-        full = sync(config_for(emu), catalog=json.loads(catalog_path.read_text()))
+        catalog = select(discover(config_for(emu)), [stream])
+        files = cli_files(tmp_path, emu, catalog=catalog)
+        full = sync(config_for(emu), catalog=catalog)
         pages = len([r for r in emu.requests if r.path.endswith(f"/{stream}")])
         assert pages >= 3
         for kill_point in range(2, pages + 1):  # the first STATE comes before any record
-            messages = run_until_killed(config_path, catalog_path, kill_point)
+            messages = killed_run(files, is_state, kill_point)
             seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
-            state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
-            state_path = tmp_path / "state.json"
-            state_path.write_text(json.dumps(state))
-            resumed = sync(
-                config_for(emu), state=state, catalog=json.loads(catalog_path.read_text())
-            )
+            state = states(messages)[-1]
+            resumed = sync(config_for(emu), state=state, catalog=catalog)
             assert seen | resumed.ids(stream) == full.ids(stream) == emu.ids(entity), kill_point
 
 
@@ -196,15 +189,12 @@ def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path
     # 300 deals: three batches of 100 for the children, so batch boundaries in the middle.
     with Emulator(seed=8, scale=300, api_token=TOKEN) as emu:
         streams = ["deals", "deal_products", "dealflow"]
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config_for(emu)))
         catalog = select(discover(config_for(emu)), streams)
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(catalog))
+        files = cli_files(tmp_path, emu, catalog=catalog)
         full = sync(config_for(emu), catalog=catalog)
         for kill_point in kill_points(full.messages):
-            messages = run_until_killed(config_path, catalog_path, kill_point)
-            state = [m["value"] for m in messages if m["type"] == "STATE"][-1]
+            messages = killed_run(files, is_state, kill_point)
+            state = states(messages)[-1]
             resumed = sync(config_for(emu), state=state, catalog=catalog)
             for stream in streams:
                 seen = {
