@@ -140,11 +140,20 @@ def select(catalog: dict[str, t.Any], streams: t.Iterable[str]) -> dict[str, t.A
     return catalog
 
 
-#: The tap with retry waits of milliseconds (the retries' count, not the clock, is under test).
+#: Run in the tap's process before its command line (`before=`): retry waits of milliseconds
+#: (the retries' count, not the clock, is under test).
 QUICK_RETRIES = (
-    "from pipedrive_api.client import PipedriveClient; PipedriveClient.retry_base_seconds = 0.001;"
-    "from tap_pipedrive.tap import TapPipedrive; TapPipedrive.cli()"
+    "from pipedrive_api.client import PipedriveClient; PipedriveClient.retry_base_seconds = 0.001"
 )
+
+
+def tap_command(args: t.Iterable[str], before: t.Sequence[str] = ()) -> list[str]:
+    """The `tap-pipedrive` command line with `args`; `before`: Python statements its process
+    runs first (what a monkeypatch does in this one)."""
+    if not before:
+        return [sys.executable, "-m", "tap_pipedrive.tap", *args]
+    code = "; ".join([*before, "from tap_pipedrive.tap import TapPipedrive", "TapPipedrive.cli()"])
+    return [sys.executable, "-c", code, *args]
 
 
 def run_cli(
@@ -155,14 +164,29 @@ def run_cli(
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the `tap-pipedrive` command line as a user would (with `QUICK_RETRIES` if asked), by
     default without this machine's plugin settings (`TAP_PIPEDRIVE_*`)."""
-    program = ["-c", QUICK_RETRIES] if quick_retries else ["-m", "tap_pipedrive.tap"]
     return subprocess.run(
-        [sys.executable, *program, *args],
+        tap_command(args, [QUICK_RETRIES] if quick_retries else []),
         capture_output=True,
         env=outside_env() if env is None else env,
         timeout=timeout,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def started_cli(
+    *args: str, stderr: t.Any = subprocess.PIPE, before: t.Sequence[str] = ()
+) -> t.Iterator[subprocess.Popen[bytes]]:
+    """The `tap-pipedrive` command line started as a process (as `run_cli` runs it), its stdout
+    piped, `stderr` piped unless given; killed if it still runs when the block ends."""
+    command = tap_command(args, before)
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=stderr, env=outside_env()
+    ) as process:
+        try:
+            yield process
+        finally:
+            process.kill()
 
 
 def failure_line(result: subprocess.CompletedProcess[bytes], exit_code: int, *phrases: str) -> str:
@@ -232,16 +256,18 @@ def is_state(message: dict[str, t.Any]) -> bool:
 
 
 def killed_run(
-    args: t.Sequence[str], counts: t.Callable[[dict[str, t.Any]], bool], n: int
+    args: t.Sequence[str],
+    counts: t.Callable[[dict[str, t.Any]], bool],
+    n: int,
+    before: t.Sequence[str] = (),
 ) -> list[dict[str, t.Any]]:
-    """Run the tap's command line (`args`: `cli_files`) as a process; SIGKILL it once it wrote
-    the `n`th message that `counts`.
+    """Run the tap's command line (`args`: `cli_files`; `before`: see `tap_command`) as a
+    process; SIGKILL it once it wrote the `n`th message that `counts`.
 
     Returns the messages written until then, the killing one included.
     """
-    command = [sys.executable, "-m", "tap_pipedrive.tap", *args]
     lines, seen = [], 0
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process:
+    with started_cli(*args, stderr=subprocess.DEVNULL, before=before) as process:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
@@ -250,5 +276,4 @@ def killed_run(
                 if seen == n:
                     process.send_signal(signal.SIGKILL)
                     break
-        process.kill()
     return parse_messages(b"".join(lines))

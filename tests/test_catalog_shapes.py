@@ -7,16 +7,14 @@ field changed type.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TOKEN, config_for, unavailable
 from tests.emulator import Emulator
-from tests.singer_run import discover, parse_messages, select
+from tests.singer_run import discover, json_file, parse_messages, select, started_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_JSONL = ROOT / ".venv-targets" / "target-jsonl" / "bin" / "target-jsonl"
@@ -35,19 +33,16 @@ def entry(catalog: dict, stream: str) -> dict:
 
 def into_jsonl(tmp_path: Path, config: dict, catalog: dict) -> tuple[str, int, int, dict]:
     """`tap-pipedrive | target-jsonl`: the tap's stderr, both exit codes, the records written."""
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     output = tmp_path / "output"
-    (tmp_path / "target.json").write_text(
-        json.dumps({"destination_path": str(output), "do_timestamp_file": False})
-    )
-    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(tmp_path / "config.json"),
-            "--catalog", str(tmp_path / "catalog.json")]  # fmt: skip
-    with (tmp_path / "tap.log").open("wb") as log:
-        tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+    target_config = {"destination_path": str(output), "do_timestamp_file": False}
+    args = [
+        "--config", json_file(tmp_path / "config.json", config),
+        "--catalog", json_file(tmp_path / "catalog.json", catalog),
+    ]  # fmt: skip
+    with (tmp_path / "tap.log").open("wb") as log, started_cli(*args, stderr=log) as tap:
         assert tap.stdout is not None
         target = subprocess.run(
-            [str(TARGET_JSONL), "--config", str(tmp_path / "target.json")],
+            [str(TARGET_JSONL), "--config", json_file(tmp_path / "target.json", target_config)],
             stdin=tap.stdout,
             capture_output=True,
             timeout=300,

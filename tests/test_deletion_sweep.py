@@ -8,7 +8,6 @@ import json
 import random
 import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -24,6 +23,7 @@ from tests.singer_run import (
     records,
     run_cli,
     select,
+    started_cli,
     states,
     sync,
 )
@@ -177,8 +177,7 @@ def test_a_sweep_killed_half_way_retires_nothing_and_the_next_one_does(emu, tmp_
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
     gone = delete_first(emu, 3, long_ago())
     args = cli_files(tmp_path, emu, STREAMS, state=first.final_state, **SWEEP)
-    command = [sys.executable, "-m", "tap_pipedrive.tap", *args]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as tap:
+    with started_cli(*args, stderr=subprocess.DEVNULL) as tap:
 
         def kill_at_the_third_sweep_list(entry) -> None:
             if entry.path in LISTS and is_sweep_call(entry.query):

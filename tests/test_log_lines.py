@@ -7,13 +7,11 @@ stderr (level and message, without the time and logger columns) and the exit cod
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import types
 
 from tests.conftest import TOKEN, closed_port, config_for
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, parse_messages, run_cli, sync
+from tests.singer_run import cli_files, parse_messages, run_cli, started_cli, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -82,13 +80,10 @@ def test_a_429_saying_the_daily_budget_is_spent_stops_at_once_without_the_header
 
 
 def test_a_closed_output_is_one_line_and_exit_1(tmp_path):
-    with Emulator(seed=3, scale=20, api_token=TOKEN) as emu:
-        args = cli_files(tmp_path, emu, ["activities", "persons"])
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tap_pipedrive.tap", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+    with (
+        Emulator(seed=3, scale=20, api_token=TOKEN) as emu,
+        started_cli(*cli_files(tmp_path, emu, ["activities", "persons"])) as process,
+    ):
         assert process.stdout is not None
         process.stdout.close()  # as `| head` does once it has its lines: nothing more is read
         _, stderr = process.communicate(timeout=120)

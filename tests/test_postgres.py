@@ -18,7 +18,6 @@ import datetime
 import json
 import re
 import subprocess
-import sys
 import typing as t
 import urllib.request
 from pathlib import Path
@@ -30,7 +29,7 @@ from tests.emulator import Emulator
 from tests.expected import changes, expected_ids
 from tests.meltano_project import meltano, meltano_env, meltano_project
 from tests.postgres_server import TARGET_VENV, Postgres, throwaway_postgres
-from tests.singer_run import discover, select
+from tests.singer_run import discover, json_file, select, started_cli
 from tests.streams import BY_DEFAULT
 from tests.streams import STREAMS as DOCUMENTED
 
@@ -201,11 +200,9 @@ def load(
     workdir: Path, port: int, state: dict[str, t.Any] | None, name: str, schema: str = SCHEMA
 ) -> dict[str, t.Any]:
     """`tap-pipedrive | target-postgres` into `schema`; return the last state the target emitted."""
-    args = [sys.executable, "-m", "tap_pipedrive.tap", "--config", str(workdir / "tap.json")]
-    args += ["--catalog", str(workdir / "catalog.json")]
+    args = ["--config", str(workdir / "tap.json"), "--catalog", str(workdir / "catalog.json")]
     if state is not None:
-        (workdir / f"{name}.state.json").write_text(json.dumps(state))
-        args += ["--state", str(workdir / f"{name}.state.json")]
+        args += ["--state", json_file(workdir / f"{name}.state.json", state)]
     (workdir / "target.json").write_text(
         json.dumps(
             {
@@ -221,8 +218,8 @@ def load(
     with (
         (workdir / f"{name}.tap.log").open("wb") as tap_log,
         (workdir / f"{name}.target.log").open("wb") as target_log,
+        started_cli(*args, stderr=tap_log) as tap,
     ):
-        tap = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=tap_log)
         assert tap.stdout is not None
         target = subprocess.Popen(
             [

@@ -10,8 +10,6 @@ import datetime
 import json
 import logging
 import signal
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -29,7 +27,17 @@ from tests.conftest import (
 )
 from tests.emulator import DATASET_NOW, Emulator
 from tests.expected import flow_ids
-from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
+from tests.singer_run import (
+    cli_files,
+    discover,
+    ids,
+    parse_messages,
+    run_cli,
+    select,
+    started_cli,
+    states,
+    sync,
+)
 
 PERSONS = "/api/v2/persons"
 FLOW_PREFIX = "/v1/deals/"
@@ -37,14 +45,6 @@ FLOW_PREFIX = "/v1/deals/"
 
 #: Retry waits of milliseconds (tests.conftest): the schedule, not the clock, is under test.
 pytestmark = pytest.mark.usefixtures("quick_retries")
-
-
-def records(messages: list[dict], stream: str) -> set:
-    return {m["record"]["id"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream}
-
-
-def last_state(messages: list[dict]) -> dict:
-    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
 
 
 # Refusals are not proof of a plan limit
@@ -61,11 +61,11 @@ def test_a_403_after_dealflow_answered_fails_the_run_and_the_next_run_recovers_i
     assert "403" in stderr.splitlines()[-1]
     assert "Traceback" not in stderr
     messages = parse_messages(result.stdout)
-    assert records(messages, "deals") == fresh_emulator.all_ids("deals")
+    assert ids(messages, "deals") == fresh_emulator.all_ids("deals")
     resumed = sync(
-        config_for(fresh_emulator), state=last_state(messages), streams=["deals", "dealflow"]
+        config_for(fresh_emulator), state=states(messages)[-1], streams=["deals", "dealflow"]
     )
-    assert records(messages, "dealflow") | resumed.ids("dealflow") == flow_ids(
+    assert ids(messages, "dealflow") | resumed.ids("dealflow") == flow_ids(
         fresh_emulator, [d["id"] for d in fresh_emulator.records("deals") if not d["is_deleted"]]
     )
 
@@ -127,13 +127,11 @@ def test_a_broken_stream_does_not_stop_the_others_and_the_next_run_recovers_it(
     assert "404" in summary
     messages = parse_messages(result.stdout)
     for stream in ("organizations", "notes"):
-        assert records(messages, stream) == fresh_emulator.all_ids(stream), stream
-    state = last_state(messages)
+        assert ids(messages, stream) == fresh_emulator.all_ids(stream), stream
+    state = states(messages)[-1]
     assert {"organizations", "notes", "persons"} <= state["bookmarks"].keys()
     resumed = sync(config_for(fresh_emulator), state=state, streams=streams)
-    assert records(messages, "persons") | resumed.ids("persons") == fresh_emulator.all_ids(
-        "persons"
-    )
+    assert ids(messages, "persons") | resumed.ids("persons") == fresh_emulator.all_ids("persons")
 
 
 def test_a_401_still_stops_the_run_at_once(fresh_emulator, tmp_path):
@@ -226,7 +224,7 @@ def test_a_future_bookmark_warns_and_is_not_written_back(emulator, tmp_path):
     assert result.returncode == 0, stderr[-2000:]
     assert "stream 'persons'" in stderr
     assert "in the future" in stderr
-    bookmark = last_state(parse_messages(result.stdout))["bookmarks"]["persons"]
+    bookmark = states(parse_messages(result.stdout))[-1]["bookmarks"]["persons"]
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert bookmark["replication_key_value"] <= now
 
@@ -241,20 +239,16 @@ def test_an_interrupted_run_flushes_its_state_and_exits_non_zero(tmp_path, signu
         first_page = threading.Event()
         emu.on_request(lambda entry: entry.path == PERSONS and first_page.set())
         emu.inject(PERSONS, "hold", after=1)  # the second page waits for the signal
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tap_pipedrive.tap", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert first_page.wait(60)
-        process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=60)
+        with started_cli(*args) as process:
+            assert first_page.wait(60)
+            process.send_signal(signum)
+            stdout, stderr = process.communicate(timeout=60)
         emu.release()
         assert process.returncode == code, stderr.decode()[-2000:]
         messages = parse_messages(stdout)
         assert messages[-1]["type"] == "STATE"
         resumed = sync(config_for(emu), state=messages[-1]["value"], streams=["persons"])
-        assert records(messages, "persons") | resumed.ids("persons") == emu.all_ids("persons")
+        assert ids(messages, "persons") | resumed.ids("persons") == emu.all_ids("persons")
 
 
 # Smaller ones
