@@ -32,6 +32,14 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PipedriveClient, "retry_max_seconds", 0.04)
 
 
+@pytest.fixture
+def documented_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's retry waits (from 1 s, doubling, at most 60 s), over a module's `quick_retries`:
+    for a test on an emulator's clock (`on_the_clock_of`), where they cost no time."""
+    monkeypatch.setattr(PipedriveClient, "retry_base_seconds", 1.0)
+    monkeypatch.setattr(PipedriveClient, "retry_max_seconds", 60.0)
+
+
 def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
     """An in-process run on the emulator's fixed clock (`Emulator(now=...)`), not this
     machine's: the tap's window bounds are its now, and the tap's pauses (burst window, 429
@@ -48,6 +56,16 @@ def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
     clock = types.SimpleNamespace(datetime=Clock, timezone=datetime.timezone)
     monkeypatch.setattr("tap_pipedrive.client.datetime", clock)
     monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
+    # Retry waits too, and the retry patience (backoff's clock, counted from here: exact to
+    # the microsecond, where epoch seconds as a float are not).
+    start = emu.now()
+
+    def elapsed() -> float:
+        return (emu.now() - start).total_seconds()
+
+    retries = types.SimpleNamespace(monotonic=elapsed, sleep=emu.advance)
+    monkeypatch.setattr("backoff._common.time", retries)
+    monkeypatch.setattr("backoff._sync.time", retries)
 
 
 def a_moment_ago(seconds: int = 5) -> datetime.datetime:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import threading
 
 import pytest
@@ -30,25 +32,35 @@ def persons_windows(emu: Emulator) -> set[tuple[str | None, str | None]]:
     }
 
 
-def slow_first_page(emu: Emulator) -> None:
-    """A first page as slow as Pipedrive's (100-300 ms): the rest is read in windows."""
+#: Every answer takes at least 100 ms (Pipedrive's first pages take 100-300 ms) by the clock
+#: `requests` times answers with, each reading of it 100 ms later, whatever this machine's speed:
+#: a backfill is read in windows. Run in the tap's process (`killed_run(before=...)`).
+SLOW_ANSWERS = (
+    "import functools, itertools, requests.sessions; "
+    "requests.sessions.preferred_clock = functools.partial(next, itertools.count(step=0.1))"
+)
+
+
+def slow_answers(emu: Emulator, monkeypatch) -> None:
+    """`SLOW_ANSWERS` in this process, and an empty request log."""
     emu.clear_log()
-    emu.inject(PERSONS, "slow", delay=0.2)
+    ticks = itertools.count(step=0.1)
+    monkeypatch.setattr("requests.sessions.preferred_clock", functools.partial(next, ticks))
 
 
-def test_a_backfill_read_in_windows_emits_what_a_sequential_read_emits(emu):
-    slow_first_page(emu)
+def test_a_backfill_read_in_windows_emits_what_a_sequential_read_emits(emu, monkeypatch):
+    slow_answers(emu, monkeypatch)
     sequential = sync(config_for(emu, max_concurrency=1), streams=["persons"])
     assert len(persons_windows(emu)) == 1
-    slow_first_page(emu)
+    slow_answers(emu, monkeypatch)
     concurrent = sync(config_for(emu), streams=["persons"])
     assert len(persons_windows(emu)) > 2  # the first page's range, then windows
     assert concurrent.records("persons") == sequential.records("persons")
     assert concurrent.final_state == sequential.final_state
 
 
-def test_windows_cost_at_most_one_request_each_beyond_the_pages(emu):
-    slow_first_page(emu)
+def test_windows_cost_at_most_one_request_each_beyond_the_pages(emu, monkeypatch):
+    slow_answers(emu, monkeypatch)
     sync(config_for(emu), streams=["persons"])
     windows = len(persons_windows(emu)) - 1
     pages = -(-len(emu.ids("persons")) // 500)
@@ -70,8 +82,8 @@ def test_a_fast_server_is_read_without_windows_at_the_minimum_of_calls(emu, monk
 def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, records):
     catalog = select(discover(config_for(emu)), ["persons"])
     files = cli_files(tmp_path, emu, catalog=catalog)
-    slow_first_page(emu)
-    messages = killed_run(files, record_of("persons"), records)
+    emu.clear_log()
+    messages = killed_run(files, record_of("persons"), records, before=[SLOW_ANSWERS])
     assert len(persons_windows(emu)) > 2  # killed while windows were being read
     seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 
@@ -74,11 +75,16 @@ def test_a_burst_429_waits_and_retries(fresh_emulator):
     assert statuses.count(429) == 2
 
 
-def test_a_fault_that_outlasts_the_retry_patience_fails_the_stream(fresh_emulator):
-    fresh_emulator.inject(PERSONS, "status", status=503, times=-1)
-    with pytest.raises(SyncFailedError, match=r"'persons': .*503"):
-        sync(config_for(fresh_emulator, retry_patience_seconds=1), streams=["persons"])
-    assert len([r for r in fresh_emulator.requests if r.path == PERSONS]) > 1
+def test_a_fault_that_outlasts_the_retry_patience_fails_the_stream(monkeypatch, documented_retries):
+    with Emulator(seed=5, scale=40, api_token=TOKEN, now=DATASET_NOW) as emu:
+        on_the_clock_of(monkeypatch, emu)
+        emu.inject(PERSONS, "status", status=503, times=-1)
+        with pytest.raises(SyncFailedError, match=r"'persons': .*503"):
+            sync(config_for(emu, retry_patience_seconds=10), streams=["persons"])
+        # Waits of about 1, 2 and 4 s, then the rest of the 10 s (the next wait, about 8 s, is
+        # cut to it): five tries, the last one 10 s after the first, and no more.
+        assert [r.status for r in emu.requests if r.path == PERSONS] == [503] * 5
+        assert emu.now() - DATASET_NOW == datetime.timedelta(seconds=10)
 
 
 def test_an_outage_longer_than_eight_tries_is_waited_out(fresh_emulator):

@@ -100,13 +100,22 @@ def test_definitions_refused_from_the_start_are_backfilled_by_the_next_run_that_
         assert all(codes & record.keys() for record in later.records("deals"))
 
 
-def test_definitions_failing_after_retries_fail_their_streams_not_drop_columns(fresh_emulator):
-    catalog = select(discover(config_for(fresh_emulator)), ["persons", "organizations"])
-    fresh_emulator.inject("/api/v2/personFields", "status", status=500, times=-1)
-    config = config_for(fresh_emulator, retry_patience_seconds=1)
-    with pytest.raises(SyncFailedError, match=r"'persons': .*500") as failure:
-        sync(config, catalog=catalog)
-    assert "'organizations'" not in str(failure.value)
+def test_definitions_failing_after_retries_fail_their_streams_not_drop_columns(
+    monkeypatch, documented_retries
+):
+    with Emulator(seed=11, scale=1200, api_token=TOKEN, now=DATASET_NOW) as emu:
+        catalog = select(discover(config_for(emu)), ["persons", "organizations"])
+        on_the_clock_of(monkeypatch, emu)
+        emu.clear_log()
+        emu.inject("/api/v2/personFields", "status", status=500, times=-1)
+        config = config_for(emu, retry_patience_seconds=10)
+        with pytest.raises(SyncFailedError, match=r"'persons': .*500") as failure:
+            sync(config, catalog=catalog)
+        assert "'organizations'" not in str(failure.value)
+        # Retried for the patience (tests/test_faults.py: five tries in 10 s), then given up.
+        fields = [r.status for r in emu.requests if r.path == "/api/v2/personFields"]
+        assert fields == [500] * 5
+        assert emu.now() - DATASET_NOW == datetime.timedelta(seconds=10)
 
 
 # One broken stream does not stop the others
