@@ -11,7 +11,16 @@ import pytest
 from pipedrive_api.session import PacedSession
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.singer_run import cli_files, discover, killed_run, record_of, select, states, sync
+from tests.singer_run import (
+    cli_files,
+    discover,
+    ids,
+    killed_run,
+    record_of,
+    select,
+    states,
+    sync,
+)
 
 PERSONS = "/api/v2/persons"
 
@@ -85,7 +94,7 @@ def test_a_run_killed_during_a_window_read_resumes_without_loss(tmp_path, emu, r
     emu.clear_log()
     messages = killed_run(files, record_of("persons"), records, before=[SLOW_ANSWERS])
     assert len(persons_windows(emu)) > 2  # killed while windows were being read
-    seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+    seen = ids(messages, "persons")
     last = max(i for i, m in enumerate(messages) if m["type"] == "STATE")
     covered = {m["record"]["id"] for m in messages[:last] if m["type"] == "RECORD"}
     state = messages[last]["value"]
@@ -111,12 +120,7 @@ def test_a_run_killed_during_a_concurrent_dealflow_batch_resumes_without_loss(tm
         state = states(messages)[-1]
         resumed = sync(config_for(small), state=state, catalog=catalog)
         for stream in streams:
-            seen = {
-                m["record"]["id"]
-                for m in messages
-                if m["type"] == "RECORD" and m["stream"] == stream
-            }
-            assert seen | resumed.ids(stream) == full.ids(stream), stream
+            assert ids(messages, stream) | resumed.ids(stream) == full.ids(stream), stream
 
 
 def test_a_429_holds_every_threads_next_request(emu):

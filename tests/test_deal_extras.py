@@ -40,7 +40,7 @@ def alive(emu: Emulator) -> list[int]:
     return sorted(d["id"] for d in emu.records("deals") if not d["is_deleted"])
 
 
-def expected_ids(emu: Emulator, stream: str, deals: list[int]) -> set:
+def ids_for_deals(emu: Emulator, stream: str, deals: list[int]) -> set:
     """The ids of a stream's rows for these deals, as the emulator holds them."""
     extras = emu.data.extras
     with emu.data.lock:
@@ -69,7 +69,7 @@ def items_sync(emulator):
 def test_each_per_deal_stream_holds_the_rows_of_every_deal_not_deleted(
     items_sync, emulator, stream
 ):
-    expected = expected_ids(emulator, stream, alive(emulator))
+    expected = ids_for_deals(emulator, stream, alive(emulator))
     assert expected
     assert items_sync.ids(stream) == expected
     assert len(items_sync.records(stream)) == len(expected)
@@ -165,7 +165,7 @@ def test_new_participants_mail_and_discounts_reach_the_next_run(fresh_emulator):
     assert sorted(calls(fresh_emulator)) == read
     for stream, new in zip(ITEMS, (participant, mail, discount), strict=True):
         assert new in second.ids(stream)
-        assert second.ids(stream) == expected_ids(fresh_emulator, stream, read), stream
+        assert second.ids(stream) == ids_for_deals(fresh_emulator, stream, read), stream
 
 
 def test_a_deal_deleted_while_read_is_pending_once_then_dropped(fresh_emulator, caplog):
@@ -183,7 +183,7 @@ def test_a_deal_deleted_while_read_is_pending_once_then_dropped(fresh_emulator, 
     first = sync(config_for(fresh_emulator, max_concurrency=1), streams=["deal_participants"])
     assert first.final_state["bookmarks"]["deal_participants"]["pending"] == {"live": [gone]}
     assert f"deal {gone} not read, it is read first in the next run" in caplog.text
-    assert first.ids("deal_participants") == expected_ids(
+    assert first.ids("deal_participants") == ids_for_deals(
         fresh_emulator, "deal_participants", [d for d in deals if d != gone]
     )
     fresh_emulator.clear_log()
@@ -286,7 +286,7 @@ def test_a_run_killed_while_participants_are_read_resumes_without_loss(tmp_path)
     with Emulator(seed=8, scale=500, api_token=TOKEN) as emu:
         streams = ["deals", "deal_participants"]
         files = write_inputs(emu, tmp_path, streams)
-        expected = expected_ids(emu, "deal_participants", alive(emu))
+        expected = ids_for_deals(emu, "deal_participants", alive(emu))
         participant = record_of("deal_participants")
         messages = killed_run(files, participant, len(expected) // 2)
         seen = {m["record"]["id"] for m in messages if participant(m)}

@@ -19,7 +19,7 @@ from tests.conftest import (
     on_the_clock_of,
 )
 from tests.emulator import DATASET_NOW, Emulator
-from tests.singer_run import cli_files, discover, parse_messages, run_cli, select, sync
+from tests.singer_run import cli_files, discover, json_file, parse_messages, run_cli, select, sync
 
 PERSONS = "/api/v2/persons"
 
@@ -161,9 +161,7 @@ def test_the_burst_window_is_respected_before_it_runs_out(monkeypatch):
 def test_gated_streams_are_skipped_and_the_others_sync(tmp_path):
     gates = {"/v1/goals": 402, "/v1/permissionSets": 403}
     with Emulator(seed=4, scale=300, api_token=TOKEN, gated=gates) as emu:
-        config = tmp_path / "config.json"
-        config.write_text(json.dumps(config_for(emu)))
-        result = run_cli("--config", str(config))
+        result = run_cli("--config", json_file(tmp_path / "config.json", config_for(emu)))
         stderr = result.stderr.decode()
         assert result.returncode == 0, stderr
         assert stderr.count("Stream 'goals' skipped") == 1
@@ -221,10 +219,9 @@ def test_a_refused_refresh_token_is_a_clear_error():
 
 def test_no_secret_appears_anywhere_at_debug_level(tmp_path):
     with oauth_emulator(rotate_refresh_tokens=True) as emu:
-        config = tmp_path / "config.json"
-        config.write_text(json.dumps({**oauth_config(emu), "api_token": None}))
+        config = json_file(tmp_path / "config.json", {**oauth_config(emu), "api_token": None})
         env = {"TAP_PIPEDRIVE_LOG_LEVEL": "DEBUG", "LOGLEVEL": "DEBUG", "PATH": "/usr/bin:/bin"}
-        result = run_cli("--config", str(config), env=env)
+        result = run_cli("--config", config, env=env)
         output = result.stdout.decode() + result.stderr.decode()
         assert result.returncode == 0, result.stderr.decode()[-2000:]
         assert "DEBUG" in output
@@ -235,10 +232,9 @@ def test_no_secret_appears_anywhere_at_debug_level(tmp_path):
 
 def test_no_api_token_appears_anywhere_at_debug_level(tmp_path, emulator, caplog):
     caplog.set_level(logging.DEBUG)
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps(config_for(emulator)))
+    config = json_file(tmp_path / "config.json", config_for(emulator))
     env = {"TAP_PIPEDRIVE_LOG_LEVEL": "DEBUG", "LOGLEVEL": "DEBUG", "PATH": "/usr/bin:/bin"}
-    result = run_cli("--config", str(config), env=env)
+    result = run_cli("--config", config, env=env)
     output = result.stdout.decode() + result.stderr.decode()
     assert result.returncode == 0
     assert "DEBUG" in output

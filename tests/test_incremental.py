@@ -12,6 +12,7 @@ from tests.singer_run import (
     bookmark,
     cli_files,
     discover,
+    ids,
     is_state,
     killed_run,
     select,
@@ -153,7 +154,7 @@ def test_a_run_killed_after_any_page_resumes_without_loss(tmp_path, stream):
         assert pages >= 3
         for kill_point in range(2, pages + 1):  # the first STATE comes before any record
             messages = killed_run(files, is_state, kill_point)
-            seen = {m["record"]["id"] for m in messages if m["type"] == "RECORD"}
+            seen = ids(messages, stream)
             state = states(messages)[-1]
             resumed = sync(config_for(emu), state=state, catalog=catalog)
             assert seen | resumed.ids(stream) == full.ids(stream) == emu.ids(entity), kill_point
@@ -197,11 +198,7 @@ def test_a_run_killed_while_deal_children_are_read_resumes_without_loss(tmp_path
             state = states(messages)[-1]
             resumed = sync(config_for(emu), state=state, catalog=catalog)
             for stream in streams:
-                seen = {
-                    m["record"]["id"]
-                    for m in messages
-                    if m.get("stream") == stream and m["type"] == "RECORD"
-                }
+                seen = ids(messages, stream)
                 assert seen | resumed.ids(stream) == full.ids(stream), (stream, kill_point)
 
 
