@@ -21,7 +21,10 @@ import time
 import typing as t
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import closed_port, unavailable
+from tests.singer_run import CliFiles, json_file, started_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_VENV = ROOT / ".venv-targets" / "target-postgres"
@@ -142,6 +145,54 @@ class Postgres:
 
 
 #: Runs in the target's virtualenv, which has psycopg: statements as JSON on stdin.
+def load(
+    tap: CliFiles, port: int, state: dict[str, t.Any] | None, name: str, *, schema: str
+) -> dict[str, t.Any]:
+    """`tap-pipedrive | target-postgres` into `schema` of the server at `port`, the tap run with
+    `cli_files`' `tap` (logs: `<name>.tap.log`, `.target.log` beside them); return the last
+    state the target emitted."""
+    workdir = Path(tap.config).parent
+    args = [*tap]
+    if state is not None:
+        args += ["--state", json_file(workdir / f"{name}.state.json", state)]
+    target_config = {
+        "host": "127.0.0.1",
+        "port": port,
+        "user": "postgres",
+        "password": "unused",  # trust authentication; the target insists on one
+        "database": "postgres",
+        "default_target_schema": schema,
+    }
+    with (
+        (workdir / f"{name}.tap.log").open("wb") as tap_log,
+        (workdir / f"{name}.target.log").open("wb") as target_log,
+        started_cli(*args, stderr=tap_log) as tap,
+    ):
+        assert tap.stdout is not None
+        target = subprocess.Popen(
+            [
+                str(TARGET_VENV / "bin" / "target-postgres"),
+                "--config",
+                json_file(workdir / "target.json", target_config),
+            ],
+            stdin=tap.stdout,
+            stdout=subprocess.PIPE,
+            stderr=target_log,
+        )
+        tap.stdout.close()  # the target alone reads it: the tap sees a broken pipe if it dies
+        out, _ = target.communicate(timeout=600)
+        tap.wait(timeout=60)
+    if tap.returncode or target.returncode:
+        tails = "\n".join(
+            f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
+            for log in (workdir / f"{name}.tap.log", workdir / f"{name}.target.log")
+        )
+        pytest.fail(f"tap exited {tap.returncode}, target exited {target.returncode}\n{tails}")
+    lines = [line for line in out.decode().splitlines() if line.strip()]
+    assert lines, "the target emitted no state"
+    return json.loads(lines[-1])
+
+
 SQL_CLIENT = """
 import json, sys, psycopg
 out = []

@@ -6,16 +6,14 @@ month recents keeps); no other value of any row changes."""
 from __future__ import annotations
 
 import datetime
-import json
 import typing as t
 
 import pytest
 
-from tests.conftest import TOKEN, unavailable
+from tests.conftest import TOKEN, moment, unavailable
 from tests.emulator import Emulator
-from tests.postgres_server import TARGET_VENV, Postgres, throwaway_postgres
-from tests.singer_run import discover, select
-from tests.test_postgres import load, moment
+from tests.postgres_server import TARGET_VENV, Postgres, load, throwaway_postgres
+from tests.singer_run import cli_files
 
 pytestmark = pytest.mark.slow
 
@@ -51,11 +49,8 @@ def loads(postgres: Postgres, tmp_path_factory):
     """A first load (sweep on), deletions long ago and just now, a second load."""
     workdir = tmp_path_factory.mktemp("deletions")
     with Emulator(seed=17, scale=300, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url, "deletion_sweep_days": 0}
-        (workdir / "tap.json").write_text(json.dumps(config))
-        catalog = select(discover(config), [*ENTITIES, "deleted_records"])
-        (workdir / "catalog.json").write_text(json.dumps(catalog))
-        state = load(workdir, postgres.port, None, "first", schema=SCHEMA)
+        tap = cli_files(workdir, emu, [*ENTITIES, "deleted_records"], deletion_sweep_days=0)
+        state = load(tap, postgres.port, None, "first", schema=SCHEMA)
         before = rows(postgres)
         now = datetime.datetime.now(UTC).replace(microsecond=0)
         # Deleted 45 days ago: beyond the month /v1/recents keeps, only a sweep finds them.
@@ -66,7 +61,7 @@ def loads(postgres: Postgres, tmp_path_factory):
         recent = {e: set(sorted(emu.ids(e))[:2]) for e in ENTITIES}
         for entity, ids in recent.items():
             emu.delete(entity, ids, when=recent_time)
-        second_state = load(workdir, postgres.port, state, "second", schema=SCHEMA)
+        second_state = load(tap, postgres.port, state, "second", schema=SCHEMA)
         after = rows(postgres)
     swept = second_state["bookmarks"]["deleted_records"].get("last_sweep")
     return before, after, old, recent, recent_time, swept

@@ -17,19 +17,18 @@ import dataclasses
 import datetime
 import json
 import re
-import subprocess
 import typing as t
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN, unavailable
+from tests.conftest import TOKEN, config_for, moment, unavailable
 from tests.emulator import Emulator
 from tests.expected import changes, expected_ids
 from tests.meltano_project import meltano, meltano_env, meltano_project
-from tests.postgres_server import TARGET_VENV, Postgres, throwaway_postgres
-from tests.singer_run import discover, json_file, select, started_cli
+from tests.postgres_server import TARGET_VENV, Postgres, load, throwaway_postgres
+from tests.singer_run import bookmarks, cli_files, discover, select
 from tests.streams import BY_DEFAULT
 from tests.streams import STREAMS as DOCUMENTED
 
@@ -83,12 +82,6 @@ CUSTOM_FIELD_COLUMNS: dict[str, dict[str, str]] = {
 }  # fmt: skip
 TIMESTAMP_TYPES = {"timestamp with time zone", "timestamp without time zone"}
 UTC = datetime.timezone.utc
-
-
-def moment(value: str) -> datetime.datetime:
-    """An ISO 8601 timestamp as an aware datetime (naive ones are UTC, as the server is)."""
-    parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def custom_fields(url: str, endpoint: str) -> list[dict[str, t.Any]]:
@@ -196,55 +189,6 @@ class Loads:
     deleted_at: dict[t.Any, t.Any]
 
 
-def load(
-    workdir: Path, port: int, state: dict[str, t.Any] | None, name: str, schema: str = SCHEMA
-) -> dict[str, t.Any]:
-    """`tap-pipedrive | target-postgres` into `schema`; return the last state the target emitted."""
-    args = ["--config", str(workdir / "tap.json"), "--catalog", str(workdir / "catalog.json")]
-    if state is not None:
-        args += ["--state", json_file(workdir / f"{name}.state.json", state)]
-    (workdir / "target.json").write_text(
-        json.dumps(
-            {
-                "host": "127.0.0.1",
-                "port": port,
-                "user": "postgres",
-                "password": "unused",  # trust authentication; the target insists on one
-                "database": "postgres",
-                "default_target_schema": schema,
-            }
-        )
-    )
-    with (
-        (workdir / f"{name}.tap.log").open("wb") as tap_log,
-        (workdir / f"{name}.target.log").open("wb") as target_log,
-        started_cli(*args, stderr=tap_log) as tap,
-    ):
-        assert tap.stdout is not None
-        target = subprocess.Popen(
-            [
-                str(TARGET_VENV / "bin" / "target-postgres"),
-                "--config",
-                str(workdir / "target.json"),
-            ],
-            stdin=tap.stdout,
-            stdout=subprocess.PIPE,
-            stderr=target_log,
-        )
-        tap.stdout.close()  # the target alone reads it: the tap sees a broken pipe if it dies
-        out, _ = target.communicate(timeout=600)
-        tap.wait(timeout=60)
-    if tap.returncode or target.returncode:
-        tails = "\n".join(
-            f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
-            for log in (workdir / f"{name}.tap.log", workdir / f"{name}.target.log")
-        )
-        pytest.fail(f"tap exited {tap.returncode}, target exited {target.returncode}\n{tails}")
-    lines = [line for line in out.decode().splitlines() if line.strip()]
-    assert lines, "the target emitted no state"
-    return json.loads(lines[-1])
-
-
 @pytest.fixture(scope="module")
 def server() -> t.Iterator[Postgres]:
     """A throwaway PostgreSQL server for this module's loads."""
@@ -262,13 +206,11 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
     pg = server
     workdir = tmp_path_factory.mktemp("postgres")
     with Emulator(seed=13, scale=400, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        (workdir / "tap.json").write_text(json.dumps(config))
-        catalog = select(discover(config), STREAMS)
+        catalog = select(discover(config_for(emu)), STREAMS)
         keys = KEYS
-        (workdir / "catalog.json").write_text(json.dumps(catalog))
+        tap = cli_files(workdir, emu, catalog=catalog)
 
-        state = load(workdir, pg.port, None, "first")
+        state = load(tap, pg.port, None, "first", schema=SCHEMA)
         first = Snapshot.take(pg, keys)
         expected_first = {s: expected_rows(emu, s) for s in STREAMS}
 
@@ -302,7 +244,7 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
         )
 
         between = datetime.datetime.now(UTC)
-        load(workdir, pg.port, state, "second")
+        load(tap, pg.port, state, "second", schema=SCHEMA)
         second = Snapshot.take(pg, keys)
         tables = sorted(second.tables & set(keys))
         rows = pg.query(
@@ -327,16 +269,6 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
 
 def schema_of(catalog: dict[str, t.Any], stream: str) -> dict[str, t.Any]:
     return next(e["schema"] for e in catalog["streams"] if e["tap_stream_id"] == stream)
-
-
-def bookmark(state: dict[str, t.Any], stream: str) -> dict[t.Any, str]:
-    """A stream's bookmark per deals/leads list ({None: value} when it has one)."""
-    entry = state["bookmarks"][stream]
-    if "partitions" in entry:
-        return {
-            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
-        }
-    return {None: entry["replication_key_value"]}
 
 
 def test_one_table_per_stream(loads):
@@ -389,7 +321,7 @@ def test_incremental_load_brought_the_changes(loads, stream):
 
 @pytest.mark.parametrize("stream", INCREMENTAL)
 def test_incremental_load_rewrote_only_changed_rows_and_the_bookmark_second(loads, stream):
-    marks = set(bookmark(loads.first_state, stream).values())
+    marks = set(bookmarks(loads.first_state, stream).values())
     boundary = {
         i for i, value in loads.first.update_times[stream].items() if value in map(moment, marks)
     }
@@ -519,17 +451,16 @@ def test_a_full_table_read_stopped_half_way_retires_no_row(server, tmp_path):
     """Goals are read in two calls (active, then inactive goals): the token limit stops the
     second run between them, so its read proves nothing gone."""
     with Emulator(seed=7, scale=200, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        (tmp_path / "catalog.json").write_text(json.dumps(select(discover(config), ["goals"])))
-        (tmp_path / "tap.json").write_text(json.dumps(config))
+        catalog = select(discover(config_for(emu)), ["goals"])
+        tap = cli_files(tmp_path, emu, catalog=catalog)
         emu.clear_log()
-        load(tmp_path, server.port, None, "complete", schema="stopped_read")
+        load(tap, server.port, None, "complete", schema="stopped_read")
         calls = [(request.path, request.cost) for request in emu.requests]
         first_goals_call = [path for path, _ in calls].index("/v1/goals/find")
         limit = sum(cost for _, cost in calls[: first_goals_call + 1])
-        (tmp_path / "tap.json").write_text(json.dumps({**config, "max_tokens_per_run": limit}))
+        tap = cli_files(tmp_path, emu, catalog=catalog, max_tokens_per_run=limit)
         emu.clear_log()
-        load(tmp_path, server.port, None, "stopped", schema="stopped_read")
+        load(tap, server.port, None, "stopped", schema="stopped_read")
         goals_calls = [request.status for request in emu.requests if "/goals" in request.path]
         every_goal = {goal["id"] for goal in emu.records("goals")}
     assert goals_calls == [200]
@@ -646,13 +577,11 @@ def test_a_custom_field_retyped_since_discovery_loads_into_its_existing_column(s
     by default: README, "Custom fields".)
     """
     with Emulator(seed=3, scale=60, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        (tmp_path / "tap.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(select(discover(config), ["persons"])))
-        load(tmp_path, server.port, None, "varchar", schema="retyped")
+        tap = cli_files(tmp_path, emu, ["persons"])
+        load(tap, server.port, None, "varchar", schema="retyped")
         code = emu.retype_field("persons", "Twitter handle", "double")
         expected = {p["id"]: p["custom_fields"][code] for p in emu.records("persons")}
-        load(tmp_path, server.port, None, "double", schema="retyped")
+        load(tap, server.port, None, "double", schema="retyped")
     rows, column = server.query(
         f'SELECT id, "{code}" FROM retyped.persons',
         "SELECT data_type FROM information_schema.columns WHERE table_schema = "
@@ -668,11 +597,8 @@ def test_migratings_sql_models_run_over_the_loaded_tables(server, tmp_path):
     text = (ROOT / "MIGRATING.md").read_text(encoding="utf-8")
     models = re.findall(r"```sql\n(.*?)```", text, re.DOTALL)
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
-        config = {"api_token": TOKEN, "api_url": emu.url}
-        (tmp_path / "tap.json").write_text(json.dumps(config))
-        catalog = select(discover(config), ["deals", "persons"])
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        load(tmp_path, server.port, None, "legacy", schema="migrating")
+        tap = cli_files(tmp_path, emu, ["deals", "persons"])
+        load(tap, server.port, None, "legacy", schema="migrating")
         deals, persons = emu.records("deals"), emu.records("persons")
     source = re.compile(r"\{\{ source\('pipedrive', '(\w+)'\) \}\}")
     views = [f"migrating.legacy_{source.search(model)[1]}" for model in models]

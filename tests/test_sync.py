@@ -13,7 +13,7 @@ from singer_sdk.streams import Stream
 from tap_pipedrive.client import PipedriveStream
 from tests.conftest import TOKEN, config_for
 from tests.expected import expected_ids
-from tests.singer_run import SyncResult, discover, select, sync
+from tests.singer_run import SyncResult, bookmarks, discover, select, sync
 from tests.streams import BY_DEFAULT, LISTED_INCREMENTAL
 from tests.streams import STREAMS as DOCUMENTED
 
@@ -25,16 +25,6 @@ from tests.streams import STREAMS as DOCUMENTED
 SKIPPED = {"dealflow", "role_assignments", "permission_set_assignments", "deal_stage_history"}
 STREAMS = [name for name in BY_DEFAULT if name not in SKIPPED]
 INCREMENTAL = set(LISTED_INCREMENTAL)
-
-
-def bookmarks(state: dict, stream: str) -> dict:
-    """Bookmark per partition: {is_archived: value} for deals and leads, {None: value} else."""
-    entry = state["bookmarks"][stream]
-    if "partitions" in entry:
-        return {
-            p["context"]["is_archived"]: p["replication_key_value"] for p in entry["partitions"]
-        }
-    return {None: entry["replication_key_value"]}
 
 
 def bookmark_second(result: SyncResult, stream: str) -> set:
