@@ -12,6 +12,7 @@ import typing as t
 from target_pipedrive.target import TargetPipedrive
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
+from tests.singer_run import json_file
 
 #: The HTTP methods that write.
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
@@ -61,10 +62,9 @@ def run_cli_text(
     config: dict[str, t.Any], text: str, tmp_path: pathlib.Path
 ) -> subprocess.CompletedProcess[str]:
     """Run the `target-pipedrive` command line on input text (lines that may not be JSON)."""
-    path = tmp_path / "target-config.json"
-    path.write_text(json.dumps(config))
+    path = json_file(tmp_path / "target-config.json", config)
     return subprocess.run(
-        [sys.executable, "-m", "target_pipedrive.target", "--config", str(path)],
+        [sys.executable, "-m", "target_pipedrive.target", "--config", path],
         input=text,
         capture_output=True,
         text=True,

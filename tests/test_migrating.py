@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import TOKEN, unavailable
 from tests.emulator import Emulator
 from tests.meltano_project import outside_env
-from tests.singer_run import ids, parse_messages
+from tests.singer_run import ids, json_file, parse_messages
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The legacy tap 2.1.0's own final STATE shape, as issue 21 quotes it.
@@ -54,8 +54,8 @@ def test_migratings_commands_run_as_written(tmp_path):
     stderr: dict[str, str] = {}
     with Emulator(seed=5, scale=30, api_token=TOKEN) as emu:
         config = {"api_token": TOKEN, "api_url": emu.url}
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "legacy-state.json").write_text(json.dumps(LEGACY_STATE))
+        json_file(tmp_path / "config.json", config)
+        json_file(tmp_path / "legacy-state.json", LEGACY_STATE)
         legacy_mark = datetime.datetime(2025, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
         from_legacy = emu.ids("persons", updated_since=legacy_mark)
         for command in commands:
