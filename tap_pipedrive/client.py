@@ -9,7 +9,6 @@ the custom-field backfill in `tap_pipedrive.backfill`, the end of the run in
 
 from __future__ import annotations
 
-import datetime
 import functools
 import typing as t
 
@@ -179,12 +178,14 @@ class PipedriveStream(ColumnsStream):
         if self.access_denied or self.failure:
             return
         self.progress.begin()
-        if not hasattr(self, "upper_bound"):  # one window per run, for every partition
-            self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         try:
             if self._schema_error is not None:
                 raise self._schema_error
             self._warn_of_new_custom_fields()
+            if not hasattr(self, "upper_bound"):  # one window per run, for every partition
+                # Pipedrive's clock (`PipedriveClient.now`), after the custom fields' read
+                # above has given it, when the stream has custom fields.
+                self.upper_bound = self.client.now()
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import os
 import socket
-import types
 import typing as t
 
 import pytest
@@ -33,20 +32,13 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
-    """An in-process run on the emulator's fixed clock (`Emulator(now=...)`), not this
-    machine's: the tap's window bounds are its now, and the tap's pauses (burst window, 429
-    waits) move it instead of sleeping, so a window passes exactly when the tap waits it out."""
-
-    class Clock(datetime.datetime):
-        @classmethod
-        def now(cls, tz: datetime.tzinfo | None = None) -> Clock:
-            return t.cast("Clock", emu.now())
+    """An in-process run paced by the emulator's fixed clock (`Emulator(now=...)`): the tap's
+    pauses (burst window, 429 waits) move it instead of sleeping, so a window passes exactly
+    when the tap waits it out. (The tap's window bounds follow it anyway: its `Date` header.)"""
 
     def session(max_concurrency: int) -> PacedSession:
         return PacedSession(max_concurrency, clock=lambda: emu.now().timestamp(), sleep=emu.advance)
 
-    clock = types.SimpleNamespace(datetime=Clock, timezone=datetime.timezone)
-    monkeypatch.setattr("tap_pipedrive.client.datetime", clock)
     monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
 
 
