@@ -186,6 +186,7 @@ class PipedriveStream(ColumnsStream):
                 # Pipedrive's clock (`PipedriveClient.now`), after the custom fields' read
                 # above has given it, when the stream has custom fields.
                 self.upper_bound = self.client.now()
+                self._tap.check_future()  # type: ignore[attr-defined]
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
