@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import typing as t
 
+from pipedrive_api.endpoints import CLOCK
 from pipedrive_api.errors import (
     READ_ERRORS,
     AccessDeniedError,
@@ -183,10 +184,8 @@ class PipedriveStream(ColumnsStream):
                 raise self._schema_error
             self._warn_of_new_custom_fields()
             if not hasattr(self, "upper_bound"):  # one window per run, for every partition
-                # Pipedrive's clock (`PipedriveClient.now`), after the custom fields' read
-                # above has given it, when the stream has custom fields.
-                self.upper_bound = self.client.now()
-                self._tap.check_future()  # type: ignore[attr-defined]
+                self.upper_bound = self.pipedrive_now()
+                self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
@@ -209,6 +208,22 @@ class PipedriveStream(ColumnsStream):
             # Whatever stops the run, the progress reached so far is kept for the next one.
             self._write_state_message()
             raise
+
+    def pipedrive_now(self) -> str:
+        """Now by Pipedrive's clock (`PipedriveClient.now`), which ends this run's window.
+
+        Before Pipedrive's first answer of the run there is no clock to read: one call of
+        `/v1/users/me` (`endpoints.CLOCK`, 2 tokens) brings it. It counts in the run's total,
+        not as a call of this stream's endpoint (which may still refuse the stream).
+        """
+        if self.client.server_time is None:
+            self.client.send("GET", CLOCK.path, cost=CLOCK.cost, payer=self.name)
+            spent = self._sync_costs
+            self._sync_costs = {
+                "requests": spent.get("requests", 0) + 1,
+                "tokens": spent.get("tokens", 0) + CLOCK.cost,
+            }
+        return self.client.now()
 
     #: Why Pipedrive refused this stream on its first call of this run (402/403), if it did.
     access_denied: str | None = None

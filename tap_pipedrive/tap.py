@@ -288,16 +288,15 @@ class TapPipedrive(Tap):
 
     _future_checked = False
 
-    def check_future(self) -> None:
-        """Bring bookmarks after Pipedrive's now back to it, once a run, with a warning.
+    def check_future(self, now: str) -> None:
+        """Bring bookmarks after Pipedrive's `now` back to it, once a run, with a warning.
 
         Pipedrive's clock stamped them (see `PipedriveClient.now`): checked when the first
         window is frozen, not when the state is loaded, before any answer gave that clock.
         """
         if not self._future_checked:
             self._future_checked = True
-            state = t.cast("dict[str, t.Any]", self.state)
-            bring_back_future(state, self.client.now(), self.logger)
+            bring_back_future(t.cast("dict[str, t.Any]", self.state), now, self.logger)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Flush the last STATE, then exit 128 + the signal: an interrupted run is no success."""

@@ -42,11 +42,10 @@ def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
     monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
 
 
-def a_moment_ago(seconds: int = 5) -> datetime.datetime:
-    """A past whole second (UTC): a record updated in the very second a read starts belongs to
-    the next read."""
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return now - datetime.timedelta(seconds=seconds)
+def a_moment_ago(emu: Emulator, seconds: int = 5) -> datetime.datetime:
+    """A past whole second (UTC) by the emulated Pipedrive's clock: a record updated in the very
+    second a read starts belongs to the next read."""
+    return emu.now().replace(microsecond=0) - datetime.timedelta(seconds=seconds)
 
 
 def moment(value: str) -> datetime.datetime:

@@ -106,7 +106,7 @@ class DeletedRecordsStream(V1Stream):
 
         Without either, 30 days back.
         """
-        floor = format_instant(instant(self.client.now()) - HISTORY)  # Pipedrive's month
+        floor = format_instant(instant(self.upper_bound) - HISTORY)  # Pipedrive's month
         bookmark = super().starting_bookmark(context)
         has_state = bool(self.get_context_state(context).get("replication_key_value"))
         if bookmark is not None and bookmark < floor:
