@@ -183,7 +183,9 @@ class PipedriveStream(ColumnsStream):
             if self._schema_error is not None:
                 raise self._schema_error
             self._warn_of_new_custom_fields()
-            if not hasattr(self, "upper_bound"):  # one window per run, for every partition
+            # One window per run, for every partition (a full-table read has none): frozen
+            # before the bookmark is read, which may be brought back to it.
+            if self.replication_key and not hasattr(self, "upper_bound"):
                 self.upper_bound = self.pipedrive_now()
                 self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
