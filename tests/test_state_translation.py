@@ -372,3 +372,38 @@ def test_a_bookmark_in_the_future_is_brought_back_to_now_with_a_warning(caplog):
         "The state of stream 'persons' has a `replication_key_value` in the future "
         "(2999-01-01T00:00:00Z): reading from now on instead, so that the stream does not stall."
     ]
+
+
+def test_every_future_timestamp_of_a_state_comes_back_to_now_and_the_rest_stays():
+    now, past, future = "2026-07-01T00:00:00Z", "2026-06-30T23:59:59Z", "2026-07-01T00:00:01Z"
+    state = {
+        "bookmarks": {
+            "deals": {
+                "partitions": [
+                    {"context": {"is_archived": False}, "replication_key_value": future,
+                     "starting_replication_value": future},
+                    {"context": {"is_archived": True}, "replication_key_value": past,
+                     "starting_replication_value": past},
+                ],
+            },
+            "dealflow": {"changes_since": {"live": future, "archived": now}},
+            "persons": {"replication_key_value": now, "custom_fields_absent_since": future,
+                        "starting_replication_value": future},
+        }
+    }  # fmt: skip
+    bring_back_future(state, now, LOGGER)
+    assert state == {
+        "bookmarks": {
+            "deals": {
+                "partitions": [
+                    {"context": {"is_archived": False}, "replication_key_value": now,
+                     "starting_replication_value": now},
+                    {"context": {"is_archived": True}, "replication_key_value": past,
+                     "starting_replication_value": past},
+                ],
+            },
+            "dealflow": {"changes_since": {"live": now, "archived": now}},
+            "persons": {"replication_key_value": now, "custom_fields_absent_since": now,
+                        "starting_replication_value": now},
+        }
+    }  # fmt: skip
