@@ -188,6 +188,11 @@ class PipedriveStream(ColumnsStream):
             if self.replication_key and not hasattr(self, "upper_bound"):
                 self.upper_bound = self.pipedrive_now()
                 self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
+            if self.replication_key:
+                # The SDK's cap on an unsorted read's bookmark (`get_replication_key_signpost`),
+                # where its `sync` would have written it: in the state of the sync's context.
+                synced = dict(self.context) if self.context else None
+                self._write_replication_key_signpost(synced, self.upper_bound)
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
@@ -210,6 +215,14 @@ class PipedriveStream(ColumnsStream):
             # Whatever stops the run, the progress reached so far is kept for the next one.
             self._write_state_message()
             raise
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost at the start of a sync: `get_records` writes the window's end.
+
+        The SDK's default, this machine's now, would cap an unsorted read's bookmark by a clock
+        other than the one that stamped it.
+        """
+        return None
 
     def pipedrive_now(self) -> str:
         """Now by Pipedrive's clock (`PipedriveClient.now`), which ends this run's window.

@@ -46,3 +46,14 @@ def test_a_run_whose_first_read_follows_field_definitions_asks_no_clock():
         emu.clear_log()
         sync(config_for(emu), catalog=catalog)
         assert CLOCK_CALL not in [(r.method, r.path) for r in emu.requests]
+
+
+def test_an_unsorted_reads_bookmark_is_capped_by_pipedrives_clock_not_this_machines():
+    # deal_products are read per deal, not in update_time order: the SDK caps their bookmark
+    # by a signpost, which is the window's end.
+    with Emulator(seed=3, scale=40, api_token=TOKEN, now=AHEAD) as emu:
+        product = emu.records("deal_products")[0]
+        emu.touch("deal_products", [product["id"]], when=AHEAD - SECOND)
+        emu.touch("deals", [product["deal_id"]], when=AHEAD - SECOND)
+        result = sync(config_for(emu), streams=["deals", "deal_products"])
+        assert bookmark(result.final_state, "deal_products") == rfc3339(AHEAD - SECOND)
