@@ -14,6 +14,7 @@ change raises a typed error from `pipedrive_api.errors`.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import typing as t
@@ -38,8 +39,9 @@ from pipedrive_api.errors import (
 from pipedrive_api.ledger import TokenLedger
 from pipedrive_api.pagination import Pages, Paging, is_empty
 from pipedrive_api.ratelimit import BurstThrottle, retry_waits
-from pipedrive_api.responses import check
+from pipedrive_api.responses import check, server_time
 from pipedrive_api.session import PacedSession
+from pipedrive_api.times import format_instant
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -91,17 +93,41 @@ class PipedriveClient:
         self.ledger = TokenLedger(settings.get("max_tokens_per_run"))
         #: Requests answered successfully so far (none yet: a refused connection is a bad URL).
         self.answered = 0
+        #: Pipedrive's clock (its `Date` header, RFC 3339) at the latest answer so far.
+        self.server_time: str | None = None
+
+    def now(self) -> str:
+        """Now by Pipedrive's clock (RFC 3339): its latest answer's `Date`, else this machine's.
+
+        Pipedrive stamps `update_time` by its own clock, so what bounds a read (the end of a
+        window, how far back `/v1/recents` reaches, the sweep's time, a bookmark "in the
+        future") is taken from it. Bounded by this machine's clock, one behind Pipedrive's by
+        hours would cut every window short (no bookmark passes it), and one ahead would read
+        Pipedrive's future: changes stamped during the read, which the window leaves to the
+        next run. The latest answer's `Date` is at most a moment behind Pipedrive's now: a
+        window ends a little earlier, never later. Before Pipedrive's first answer, this
+        machine's clock is all there is.
+        """
+        return self.server_time or format_instant(datetime.datetime.now(datetime.timezone.utc))
 
     @functools.cached_property
     def session(self) -> requests.Session:
         """One HTTP session for every reader and thread, throttled by the burst window's headers.
 
         The throttle's pause holds every thread (`PacedSession.pause`), not just its own.
+        Every answer also sets Pipedrive's clock (`now`).
         """
         session = PacedSession(self.max_concurrency)
         throttle = BurstThrottle(sleep=session.pause, in_flight=session.others_in_flight)
-        session.hooks["response"].append(throttle)
+        session.hooks["response"].extend([throttle, self.read_clock])
         return session
+
+    def read_clock(self, response: requests.Response, *args: t.Any, **kwargs: t.Any) -> None:
+        """Keep Pipedrive's clock from every answer's `Date` (a hook of the session)."""
+        stamp = server_time(response)
+        if stamp is not None:
+            # The latest: the threads' answers may come out of order.
+            self.server_time = max(self.server_time or stamp, stamp)
 
     @functools.cached_property
     def authenticator(self) -> requests.auth.AuthBase:

@@ -79,3 +79,7 @@ ORGANIZATION_FIELDS = Endpoint("/api/v2/organizationFields", _DEFINITIONS)
 PRODUCT_FIELDS = Endpoint("/api/v2/productFields", {"include_fields": "ui_visibility"})
 ACTIVITY_FIELDS = Endpoint("/api/v2/activityFields", {"include_fields": "ui_visibility"})
 NOTE_FIELDS = Endpoint("/v1/noteFields", cost=20)
+
+#: The cheapest answer every token may ask for (the spec's cost 2): the tap calls it only for
+#: Pipedrive's clock, when a read needs it before any other answer of the run.
+CLOCK = Endpoint("/v1/users/me", cost=2)

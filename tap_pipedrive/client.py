@@ -9,10 +9,10 @@ the custom-field backfill in `tap_pipedrive.backfill`, the end of the run in
 
 from __future__ import annotations
 
-import datetime
 import functools
 import typing as t
 
+from pipedrive_api.endpoints import CLOCK
 from pipedrive_api.errors import (
     READ_ERRORS,
     AccessDeniedError,
@@ -179,12 +179,20 @@ class PipedriveStream(ColumnsStream):
         if self.access_denied or self.failure:
             return
         self.progress.begin()
-        if not hasattr(self, "upper_bound"):  # one window per run, for every partition
-            self.upper_bound = format_instant(datetime.datetime.now(datetime.timezone.utc))
         try:
             if self._schema_error is not None:
                 raise self._schema_error
             self._warn_of_new_custom_fields()
+            # One window per run, for every partition (a full-table read has none): frozen
+            # before the bookmark is read, which may be brought back to it.
+            if self.replication_key and not hasattr(self, "upper_bound"):
+                self.upper_bound = self.pipedrive_now()
+                self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
+            if self.replication_key:
+                # The SDK's cap on an unsorted read's bookmark (`get_replication_key_signpost`),
+                # where its `sync` would have written it: in the state of the sync's context.
+                synced = dict(self.context) if self.context else None
+                self._write_replication_key_signpost(synced, self.upper_bound)
             self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
             if self.replication_key:
                 self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
@@ -207,6 +215,30 @@ class PipedriveStream(ColumnsStream):
             # Whatever stops the run, the progress reached so far is kept for the next one.
             self._write_state_message()
             raise
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost at the start of a sync: `get_records` writes the window's end.
+
+        The SDK's default, this machine's now, would cap an unsorted read's bookmark by a clock
+        other than the one that stamped it.
+        """
+        return None
+
+    def pipedrive_now(self) -> str:
+        """Now by Pipedrive's clock (`PipedriveClient.now`), which ends this run's window.
+
+        Before Pipedrive's first answer of the run there is no clock to read: one call of
+        `/v1/users/me` (`endpoints.CLOCK`, 2 tokens) brings it. It counts in the run's total,
+        not as a call of this stream's endpoint (which may still refuse the stream).
+        """
+        if self.client.server_time is None:
+            self.client.send("GET", CLOCK.path, cost=CLOCK.cost, payer=self.name)
+            spent = self._sync_costs
+            self._sync_costs = {
+                "requests": spent.get("requests", 0) + 1,
+                "tokens": spent.get("tokens", 0) + CLOCK.cost,
+            }
+        return self.client.now()
 
     #: Why Pipedrive refused this stream on its first call of this run (402/403), if it did.
     access_denied: str | None = None

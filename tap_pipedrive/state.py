@@ -2,7 +2,7 @@
 
 `prepare_state` turns whatever `--state` holds into this tap's bookmarks before the SDK loads
 it, and refuses, in one line, what no tool writes; `check_state` then brings every timestamp in
-it to RFC 3339 UTC.
+it to RFC 3339 UTC, and `bring_back_future` one after Pipedrive's now back to it.
 
 The legacy singer-io tap-pipedrive (and Stitch, which runs it) keeps one timestamp per stream,
 under the stream's own field: `{"bookmarks": {"deals": {"update_time": "..."}}}` (2.x also
@@ -27,7 +27,7 @@ import datetime
 import typing as t
 
 from pipedrive_api.errors import ConfigError
-from pipedrive_api.times import format_instant, to_rfc3339
+from pipedrive_api.times import to_rfc3339
 from tap_pipedrive.backfill import ABSENT_SINCE
 from tap_pipedrive.streams import STREAM_TYPES
 from tap_pipedrive.streams.deal_extras import ProductVariationsStream
@@ -43,6 +43,8 @@ _STREAMS = {stream.name: stream for stream in STREAM_TYPES}
 _FIX = "Fix or remove it (the stream then starts from `start_date`)."
 #: The SDK's markers of a run in progress: it sets them again when a stream starts.
 TRANSIENT_KEYS = ("progress_markers", "replication_key_signpost", "starting_replication_value")
+#: The SDK's record of the bookmark a stream started from in this run.
+STARTING = TRANSIENT_KEYS[2]
 
 
 #: The watermarks a stream state may hold, per list: the per-item streams' and dealflow's window.
@@ -206,28 +208,40 @@ def _sample(value: t.Any) -> str:
     return text if len(text) <= 80 else f"{text[:77]}..."
 
 
-def check_state(state: dict[str, t.Any], logger: logging.Logger) -> None:
+def check_state(state: dict[str, t.Any]) -> None:
     """Check every bookmark and watermark of a state, bringing them to RFC 3339 UTC (in place).
 
     A malformed one stops the run before any output, naming the stream and the key. One in the
-    future is brought back to now, with a warning: the stream would never read past it.
+    future is brought back later, by Pipedrive's clock (`bring_back_future`).
     """
-    now = format_instant(datetime.datetime.now(datetime.timezone.utc))
     for name, stream_state in (state.get("bookmarks") or {}).items():
         if not isinstance(stream_state, dict):
             raise ConfigError(f"The state of stream '{name}' is not a JSON object.")
         for holder, key, label in _timestamps(stream_state):
-            moment = _moment(name, label, holder[key])
-            if moment > now:
+            holder[key] = _moment(name, label, holder[key])
+
+
+def bring_back_future(state: dict[str, t.Any], now: str, logger: logging.Logger) -> None:
+    """Bring every bookmark and watermark after `now` back to it, with a warning (in place).
+
+    The stream would never read past it. `now` is Pipedrive's clock, which stamped them: the
+    tap calls this once a run, when its first window is frozen (`TapPipedrive.check_future`).
+    """
+    for name, stream_state in (state.get("bookmarks") or {}).items():
+        for holder, key, label in _timestamps(stream_state):
+            if holder[key] > now:
                 logger.warning(
                     "The state of stream '%s' has a `%s` in the future (%s): reading from now on "
                     "instead, so that the stream does not stall.",
                     name,
                     label,
-                    moment,
+                    holder[key],
                 )
-                moment = now
-            holder[key] = moment
+                holder[key] = now
+        # What the SDK took from a bookmark for this run, before any answer gave Pipedrive's now.
+        for entry in [stream_state, *stream_state.get("partitions", [])]:
+            if (entry.get(STARTING) or "") > now:
+                entry[STARTING] = now
 
 
 def _timestamps(stream_state: dict[str, t.Any]) -> t.Iterator[tuple[dict[str, t.Any], str, str]]:

@@ -28,7 +28,6 @@ import singer_sdk.singerlib as singer
 
 from pipedrive_api import endpoints
 from pipedrive_api.responses import records
-from pipedrive_api.times import format_instant
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -146,8 +145,3 @@ def write_tombstones(tap: Tap, stream_name: str, deletions: t.Mapping[int, str])
         tap.write_message(singer.RecordMessage(stream_name, record, time_extracted=extracted))
     bookmarks = [stream.replication_key] if stream.replication_key else None
     tap.write_message(singer.SchemaMessage(stream_name, stream.schema, keys, bookmarks))
-
-
-def now_text() -> str:
-    """Now, RFC 3339 UTC."""
-    return format_instant(datetime.datetime.now(datetime.timezone.utc))

@@ -30,7 +30,7 @@ from tap_pipedrive.config import (
     config_errors,
     normalize_start_date,
 )
-from tap_pipedrive.state import check_state, prepare_state
+from tap_pipedrive.state import bring_back_future, check_state, prepare_state
 from tap_pipedrive.streams import STREAM_TYPES, custom
 from tap_pipedrive.summary import end_run
 
@@ -284,7 +284,19 @@ class TapPipedrive(Tap):
         See tap_pipedrive/state.py.
         """
         super().load_state(prepare_state(state, self.logger))
-        check_state(t.cast("dict[str, t.Any]", self.state), self.logger)
+        check_state(t.cast("dict[str, t.Any]", self.state))
+
+    _future_checked = False
+
+    def check_future(self, now: str) -> None:
+        """Bring bookmarks after Pipedrive's `now` back to it, once a run, with a warning.
+
+        Pipedrive's clock stamped them (see `PipedriveClient.now`): checked when the first
+        window is frozen, not when the state is loaded, before any answer gave that clock.
+        """
+        if not self._future_checked:
+            self._future_checked = True
+            bring_back_future(t.cast("dict[str, t.Any]", self.state), now, self.logger)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """Flush the last STATE, then exit 128 + the signal: an interrupted run is no success."""

@@ -41,20 +41,13 @@ def documented_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
-    """An in-process run on the emulator's fixed clock (`Emulator(now=...)`), not this
-    machine's: the tap's window bounds are its now, and the tap's pauses (burst window, 429
-    waits) move it instead of sleeping, so a window passes exactly when the tap waits it out."""
-
-    class Clock(datetime.datetime):
-        @classmethod
-        def now(cls, tz: datetime.tzinfo | None = None) -> Clock:
-            return t.cast("Clock", emu.now())
+    """An in-process run paced by the emulator's fixed clock (`Emulator(now=...)`): the tap's
+    pauses (burst window, 429 waits) move it instead of sleeping, so a window passes exactly
+    when the tap waits it out. (The tap's window bounds follow it anyway: its `Date` header.)"""
 
     def session(max_concurrency: int) -> PacedSession:
         return PacedSession(max_concurrency, clock=lambda: emu.now().timestamp(), sleep=emu.advance)
 
-    clock = types.SimpleNamespace(datetime=Clock, timezone=datetime.timezone)
-    monkeypatch.setattr("tap_pipedrive.client.datetime", clock)
     monkeypatch.setattr("pipedrive_api.client.PacedSession", session)
     # Retry waits too, and the retry patience (backoff's clock, counted from here: exact to
     # the microsecond, where epoch seconds as a float are not).
@@ -68,11 +61,10 @@ def on_the_clock_of(monkeypatch: pytest.MonkeyPatch, emu: Emulator) -> None:
     monkeypatch.setattr("backoff._sync.time", retries)
 
 
-def a_moment_ago(seconds: int = 5) -> datetime.datetime:
-    """A past whole second (UTC): a record updated in the very second a read starts belongs to
-    the next read."""
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return now - datetime.timedelta(seconds=seconds)
+def a_moment_ago(emu: Emulator, seconds: int = 5) -> datetime.datetime:
+    """A past whole second (UTC) by the emulated Pipedrive's clock: a record updated in the very
+    second a read starts belongs to the next read."""
+    return emu.now().replace(microsecond=0) - datetime.timedelta(seconds=seconds)
 
 
 def moment(value: str) -> datetime.datetime:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import math
 import typing as t
@@ -179,7 +178,7 @@ def test_an_incremental_run_reads_flows_only_of_the_deals_updated_since(fresh_em
     first = sync(config_for(fresh_emulator), streams=["deals", *CHILDREN])
     rereads = at_each_bookmark(fresh_emulator.records("deals"))
     updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago(fresh_emulator)
     fresh_emulator.touch("deals", updated, when=moment)
     fresh_emulator.clear_log()
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deals", *CHILDREN])
@@ -200,7 +199,7 @@ def test_an_incremental_run_emits_the_changes_since_the_previous_runs_deals_wind
     window = [d for d in fresh_emulator.records("deals") if d["update_time"] >= start]
     rereads = at_each_bookmark(window)
     updated = sorted(d["id"] for d in live_deals(fresh_emulator))[:5]
-    moment = a_moment_ago()
+    moment = a_moment_ago(fresh_emulator)
     fresh_emulator.touch("deals", updated, when=moment)
     second = sync(config, state=first.final_state, streams=["deals", "dealflow"])
     alive = {d["id"] for d in deals}
@@ -242,7 +241,7 @@ def test_children_follow_updated_deals_when_deals_is_not_selected(fresh_emulator
         d["id"] for d in live_list
     }
     product = fresh_emulator.records("deal_products")[0]
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago(fresh_emulator)
     fresh_emulator.touch("deals", [product["deal_id"]], when=moment)
     fresh_emulator.clear_log()
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deal_products"])

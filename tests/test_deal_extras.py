@@ -150,13 +150,13 @@ def test_mail_bodies_are_asked_for_only_with_mail_include_body(fresh_emulator):
 def test_new_participants_mail_and_discounts_reach_the_next_run(fresh_emulator):
     first = sync(config_for(fresh_emulator), streams=["deals", *ITEMS])
     deal = alive(fresh_emulator)[0]
-    when = int(a_moment_ago().timestamp())
+    when = int(a_moment_ago(fresh_emulator).timestamp())
     with fresh_emulator.data.lock:
         extras = fresh_emulator.data.extras
         participant = extras.add_participant(deal, 1, when)
         mail = extras.add_mail_message(deal, when)
         discount = extras.add_discount(deal, when)
-    fresh_emulator.touch("deals", [deal], when=a_moment_ago())
+    fresh_emulator.touch("deals", [deal], when=a_moment_ago(fresh_emulator))
     fresh_emulator.clear_log()
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=["deals", *ITEMS])
     # The touched deal, and those sharing a bookmark's second (read again, at least once).
@@ -177,7 +177,7 @@ def test_a_deal_deleted_while_read_is_pending_once_then_dropped(fresh_emulator, 
     def delete_after_the_deals_list(entry):
         if entry.path == "/api/v2/deals":  # its first page: the first batch's calls come next
             fresh_emulator.on_request(None)
-            fresh_emulator.delete("deals", [gone], when=a_moment_ago())
+            fresh_emulator.delete("deals", [gone], when=a_moment_ago(fresh_emulator))
 
     fresh_emulator.on_request(delete_after_the_deals_list)
     first = sync(config_for(fresh_emulator, max_concurrency=1), streams=["deal_participants"])
@@ -359,7 +359,7 @@ def test_variations_are_read_again_only_for_the_products_updated_since(fresh_emu
     products = sorted(fresh_emulator.ids("products"))
     assert first.ids("product_variations") == variation_ids(fresh_emulator, products)
     touched = [p for p in products if fresh_emulator.data.extras.variations(p)][:2]
-    fresh_emulator.touch("products", touched, when=a_moment_ago())
+    fresh_emulator.touch("products", touched, when=a_moment_ago(fresh_emulator))
     fresh_emulator.clear_log()
     second = sync(
         config_for(fresh_emulator), state=first.final_state, streams=["product_variations"]
@@ -415,7 +415,7 @@ def test_a_product_removed_while_read_is_skipped_with_a_warning(fresh_emulator, 
     def remove_after_the_products_list(entry):
         if entry.path == "/api/v2/products":
             fresh_emulator.on_request(None)
-            fresh_emulator.delete("products", [gone], when=a_moment_ago())
+            fresh_emulator.delete("products", [gone], when=a_moment_ago(fresh_emulator))
 
     fresh_emulator.on_request(remove_after_the_products_list)
     result = sync(config_for(fresh_emulator, max_concurrency=1), streams=["product_variations"])

@@ -39,9 +39,9 @@ LISTS = {
 }  # fmt: skip
 
 
-def long_ago() -> datetime.datetime:
+def long_ago(emu: Emulator) -> datetime.datetime:
     """Beyond the month `/v1/recents` keeps."""
-    return a_moment_ago(45 * 86_400)
+    return a_moment_ago(emu, 45 * 86_400)
 
 
 def delete_first(emu: Emulator, per_entity: int, when: datetime.datetime) -> dict[str, set[int]]:
@@ -72,7 +72,7 @@ def emu():
 
 def test_a_sweep_retires_deletions_older_than_the_month(emu):
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
-    gone = delete_first(emu, 3, long_ago())
+    gone = delete_first(emu, 3, long_ago(emu))
     second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=STREAMS)
     swept = second.final_state["bookmarks"]["deleted_records"]["last_sweep"]
     for entity in ENTITIES:
@@ -84,7 +84,7 @@ def test_a_sweep_retires_deletions_older_than_the_month(emu):
 
 def test_a_deletion_recents_lists_reaches_the_entitys_stream_with_its_time(emu):
     first = sync(config_for(emu), streams=STREAMS)
-    when = a_moment_ago()
+    when = a_moment_ago(emu)
     gone = delete_first(emu, 2, when)
     second = sync(config_for(emu), state=first.final_state, streams=STREAMS)
     stamp = rfc3339(when)
@@ -94,7 +94,7 @@ def test_a_deletion_recents_lists_reaches_the_entitys_stream_with_its_time(emu):
 
 def test_a_tombstone_is_sent_under_a_schema_of_its_two_columns_then_the_full_schema(emu):
     first = sync(config_for(emu), streams=["persons", "deleted_records"])
-    emu.delete("persons", [4], when=a_moment_ago())
+    emu.delete("persons", [4], when=a_moment_ago(emu))
     second = sync(config_for(emu), state=first.final_state, streams=["persons", "deleted_records"])
     persons = [m for m in second.messages if m.get("stream") == "persons"]
     at = next(i for i, m in enumerate(persons) if "_sdc_deleted_at" in m.get("record", {}))
@@ -107,7 +107,7 @@ def test_a_tombstone_is_sent_under_a_schema_of_its_two_columns_then_the_full_sch
 
 def test_no_tombstone_reaches_an_entity_stream_that_is_not_selected(emu):
     first = sync(config_for(emu, **SWEEP), streams=TWO)
-    delete_first(emu, 2, long_ago())
+    delete_first(emu, 2, long_ago(emu))
     second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=TWO)
     assert {m["stream"] for m in second.messages if m["type"] in ("RECORD", "SCHEMA")} == {
         "persons", "deleted_records",
@@ -117,8 +117,8 @@ def test_no_tombstone_reaches_an_entity_stream_that_is_not_selected(emu):
 
 def test_archived_deals_and_leads_are_not_swept(emu):
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
-    emu.archive("deals", sorted(emu.ids("deals"))[:2], when=long_ago())
-    emu.archive("leads", sorted(emu.ids("leads"))[:2], when=long_ago())
+    emu.archive("deals", sorted(emu.ids("deals"))[:2], when=long_ago(emu))
+    emu.archive("leads", sorted(emu.ids("leads"))[:2], when=long_ago(emu))
     emu.clear_log()
     second = sync(config_for(emu, **SWEEP), state=first.final_state, streams=STREAMS)
     assert second.records("deleted_records") == []
@@ -130,7 +130,7 @@ def test_archived_deals_and_leads_are_not_swept(emu):
 
 def test_without_the_setting_there_is_no_sweep_and_no_ids_in_the_state(emu):
     first = sync(config_for(emu), streams=STREAMS)
-    delete_first(emu, 2, long_ago())
+    delete_first(emu, 2, long_ago(emu))
     emu.clear_log()
     second = sync(config_for(emu), state=first.final_state, streams=STREAMS)
     assert sweep_lists(emu) == []
@@ -140,7 +140,7 @@ def test_without_the_setting_there_is_no_sweep_and_no_ids_in_the_state(emu):
 
 def test_a_sweep_not_yet_due_lists_nothing(emu):
     first = sync(config_for(emu, deletion_sweep_days=7), streams=STREAMS)
-    delete_first(emu, 2, long_ago())
+    delete_first(emu, 2, long_ago(emu))
     emu.clear_log()
     second = sync(config_for(emu, deletion_sweep_days=7), state=first.final_state, streams=STREAMS)
     assert sweep_lists(emu) == []
@@ -149,11 +149,11 @@ def test_a_sweep_not_yet_due_lists_nothing(emu):
 
 def test_a_sweep_stopped_by_the_token_limit_retires_nothing_and_keeps_the_state(emu):
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
-    delete_first(emu, 3, long_ago())
+    delete_first(emu, 3, long_ago(emu))
     catalog = select(discover(config_for(emu)), STREAMS)
     # What the regular reads and recents cost, on a twin account: then one sweep call fits.
     with Emulator(seed=5, scale=150, api_token=TOKEN) as twin:
-        delete_first(twin, 3, long_ago())
+        delete_first(twin, 3, long_ago(twin))
         sync(config_for(twin, **SWEEP), state=first.final_state, catalog=catalog)
         calls = [(r.path in LISTS and is_sweep_call(r.query), r.cost) for r in twin.requests]
         regular = sum(cost for _, cost in calls[: [swept for swept, _ in calls].index(True)])
@@ -175,7 +175,7 @@ def test_a_sweep_stopped_by_the_token_limit_retires_nothing_and_keeps_the_state(
 
 def test_a_sweep_killed_half_way_retires_nothing_and_the_next_one_does(emu, tmp_path):
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
-    gone = delete_first(emu, 3, long_ago())
+    gone = delete_first(emu, 3, long_ago(emu))
     args = cli_files(tmp_path, emu, STREAMS, state=first.final_state, **SWEEP)
     with started_cli(*args, stderr=subprocess.DEVNULL) as tap:
 
@@ -206,7 +206,7 @@ def test_a_sweep_killed_half_way_retires_nothing_and_the_next_one_does(emu, tmp_
 def test_ids_sent_since_the_last_sweep_are_retired_too(emu):
     first = sync(config_for(emu, deletion_sweep_days=7), streams=TWO)
     # No sweep yet (7 days), but the ids sent are kept: a sweep later retires the deleted ones.
-    emu.delete("persons", [7, 9], when=long_ago())
+    emu.delete("persons", [7, 9], when=long_ago(emu))
     state = json.loads(json.dumps(first.final_state))
     state["bookmarks"]["deleted_records"]["last_sweep"] = "2020-01-01T00:00:00Z"
     second = sync(config_for(emu, deletion_sweep_days=7), state=state, streams=TWO)
@@ -219,7 +219,7 @@ def test_the_state_after_a_sweep_over_200k_persons_stays_small(caplog):
         big.add("persons", 200_000 - len(big.all_ids("persons")))
         every = sorted(big.all_ids("persons"))
         # One in ten deleted long ago, at random: ids with holes, as an old account's.
-        big.delete("persons", random.Random(23).sample(every, 20_000), when=long_ago())
+        big.delete("persons", random.Random(23).sample(every, 20_000), when=long_ago(big))
         listed = big.ids("persons")
         newest = max(moment(r["update_time"]) for r in big.records("persons"))
         # The persons were loaded before: this run reads none of them, the sweep lists them all.
@@ -300,7 +300,7 @@ def test_the_sweeps_calls_are_in_the_run_summary_and_its_own_line(emu, caplog):
 
 def test_a_sweep_that_fails_retires_nothing_and_fails_the_run_in_one_line(emu, tmp_path):
     first = sync(config_for(emu, **SWEEP), streams=STREAMS)
-    delete_first(emu, 3, long_ago())
+    delete_first(emu, 3, long_ago(emu))
     # The regular read of organizations is one call; the sweep's is the next.
     emu.inject("/api/v2/organizations", "status", status=400, after=1)
     args = cli_files(tmp_path, emu, STREAMS, state=first.final_state, **SWEEP)

@@ -15,11 +15,12 @@ import requests
 from tap_pipedrive.streams.deletions import DeletedRecordsStream
 from tap_pipedrive.tap import TapPipedrive
 from tests.conftest import TOKEN, a_moment_ago, config_for, moment, rfc3339
-from tests.emulator import Emulator, spec
+from tests.emulator import DATASET_NOW, Emulator, spec
 from tests.singer_run import bookmark, discover, select, sync
 
 #: The tap asks recents from a second before its bookmark (the API lists changes after it).
 SECOND = datetime.timedelta(seconds=1)
+DAY = datetime.timedelta(days=1)
 STREAM = "deleted_records"
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 #: Stream name -> emulator entity of the five entities whose deletions the stream reports.
@@ -53,14 +54,14 @@ def delete_some_of_each(emu: Emulator, when: datetime.datetime, per_entity: int 
 
 
 def test_deletions_of_each_entity_are_captured_exactly(fresh_emulator):
-    gone = delete_some_of_each(fresh_emulator, a_moment_ago())
+    gone = delete_some_of_each(fresh_emulator, a_moment_ago(fresh_emulator))
     result = sync(config_for(fresh_emulator), streams=[STREAM])
     assert deleted(result) == gone
     assert len(result.records(STREAM)) == len(gone)
 
 
 def test_updates_are_not_emitted_as_deletions(fresh_emulator):
-    when = a_moment_ago()
+    when = a_moment_ago(fresh_emulator)
     touched = {entity: sorted(fresh_emulator.ids(entity))[-2:] for entity in ENTITIES}
     for entity, ids in touched.items():
         fresh_emulator.touch(entity, ids, when=when)
@@ -78,7 +79,7 @@ def test_updates_are_not_emitted_as_deletions(fresh_emulator):
 
 
 def test_a_second_run_emits_only_later_deletions_and_those_of_the_bookmark_second(fresh_emulator):
-    mark = a_moment_ago(7)
+    mark = a_moment_ago(fresh_emulator, 7)
     persons = sorted(fresh_emulator.ids("persons"))
     fresh_emulator.delete("persons", persons[:2], when=mark - datetime.timedelta(seconds=2))
     fresh_emulator.delete("notes", [1, 2], when=mark)
@@ -94,7 +95,7 @@ def test_a_second_run_emits_only_later_deletions_and_those_of_the_bookmark_secon
 
 
 def test_the_bookmark_moves_past_updates_read_after_the_last_deletion(fresh_emulator):
-    updated = a_moment_ago(6)
+    updated = a_moment_ago(fresh_emulator, 6)
     fresh_emulator.delete("persons", [1], when=updated - datetime.timedelta(seconds=3))
     fresh_emulator.touch("organizations", [2], when=updated)
     first = sync(config_for(fresh_emulator, **NO_MARGIN), streams=[STREAM])
@@ -124,18 +125,22 @@ def test_deletions_stamped_just_before_the_last_read_ended_are_read_by_the_next_
 
 
 def test_deletions_made_after_a_read_are_not_lost_to_a_pipedrive_clock_behind_this_one():
-    # Pipedrive's clock two minutes behind this machine's; no look-back margin to hide it.
-    with Emulator(seed=11, scale=200, api_token=TOKEN, clock_offset=-120) as emu:
+    # Pipedrive's clock two minutes behind this machine's (standing, moved by the test); no
+    # look-back margin to hide it. Ended by this machine's clock, the first read's window
+    # would pass the deletions made after it.
+    behind = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - 120 * SECOND
+    with Emulator(seed=11, scale=200, api_token=TOKEN, now=behind) as emu:
         first = sync(config_for(emu, **NO_MARGIN), streams=[STREAM])
         assert deleted(first) == set()
-        gone = delete_some_of_each(emu, emu.now().replace(microsecond=0))
+        gone = delete_some_of_each(emu, emu.advance(1))
+        emu.advance(1)
         second = sync(config_for(emu, **NO_MARGIN), state=first.final_state, streams=[STREAM])
     assert deleted(second) == gone
     assert len(gone) == 15
 
 
 def test_deletions_read_again_inside_the_margin_keep_the_bookmark(fresh_emulator):
-    mark = a_moment_ago(30)
+    mark = a_moment_ago(fresh_emulator, 30)
     fresh_emulator.delete("notes", [1], when=mark - 60 * SECOND)
     fresh_emulator.delete("notes", [2], when=mark)
     first = sync(config_for(fresh_emulator), streams=[STREAM])
@@ -146,7 +151,7 @@ def test_deletions_read_again_inside_the_margin_keep_the_bookmark(fresh_emulator
 
 
 def test_a_read_the_token_limit_stops_before_its_first_call_keeps_the_bookmark(fresh_emulator):
-    since = rfc3339(a_moment_ago(3600))
+    since = rfc3339(a_moment_ago(fresh_emulator, 3600))
     state = {"bookmarks": {STREAM: {"replication_key": "deleted_time",
                                     "replication_key_value": since}}}  # fmt: skip
     catalog = select(discover(config_for(fresh_emulator)), [STREAM])
@@ -168,7 +173,7 @@ def test_the_stream_is_not_selected_by_default_in_discovery(emulator):
 
 def test_no_recents_request_is_made_when_the_stream_is_not_selected():
     with Emulator(seed=11, scale=60, api_token=TOKEN) as emu:
-        delete_some_of_each(emu, a_moment_ago(), per_entity=1)
+        delete_some_of_each(emu, a_moment_ago(emu), per_entity=1)
         result = sync(config_for(emu), catalog=discover(config_for(emu)))
         assert "persons" in result.streams()
         assert STREAM not in result.streams()
@@ -177,7 +182,7 @@ def test_no_recents_request_is_made_when_the_stream_is_not_selected():
 
 
 def test_bookmark_and_deleted_time_are_rfc3339_utc(fresh_emulator):
-    when = a_moment_ago()
+    when = a_moment_ago(fresh_emulator)
     fresh_emulator.delete("notes", [1], when=when)
     result = sync(config_for(fresh_emulator), streams=[STREAM])
     assert [r["deleted_time"] for r in result.records(STREAM)] == [rfc3339(when)]
@@ -186,7 +191,7 @@ def test_bookmark_and_deleted_time_are_rfc3339_utc(fresh_emulator):
 
 
 def test_recents_is_asked_for_the_five_entities_since_the_bookmark_in_v1_format(fresh_emulator):
-    since = a_moment_ago(3600)
+    since = a_moment_ago(fresh_emulator, 3600)
     state = {"bookmarks": {STREAM: {"replication_key": "deleted_time",
                                     "replication_key_value": rfc3339(since)}}}  # fmt: skip
     sync(config_for(fresh_emulator), state=state, streams=[STREAM])
@@ -201,7 +206,7 @@ def test_recents_is_asked_for_the_five_entities_since_the_bookmark_in_v1_format(
 
 
 def test_start_date_within_the_month_is_where_the_first_run_starts(fresh_emulator):
-    start = a_moment_ago(86_400)
+    start = a_moment_ago(fresh_emulator, 86_400)
     sync(config_for(fresh_emulator, start_date=rfc3339(start)), streams=[STREAM])
     assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [
         v1(start - SECOND)
@@ -209,14 +214,14 @@ def test_start_date_within_the_month_is_where_the_first_run_starts(fresh_emulato
 
 
 def test_a_bookmark_older_than_a_month_starts_30_days_back_with_a_warning(fresh_emulator, caplog):
-    old = rfc3339(a_moment_ago(40 * 86_400))
+    old = rfc3339(a_moment_ago(fresh_emulator, 40 * 86_400))
     state = {"bookmarks": {STREAM: {"replication_key": "deleted_time",
                                     "replication_key_value": old}}}  # fmt: skip
-    fresh_emulator.delete("persons", [5], when=a_moment_ago())
-    before = a_moment_ago(30 * 86_400)
+    fresh_emulator.delete("persons", [5], when=a_moment_ago(fresh_emulator))
+    before = a_moment_ago(fresh_emulator, 30 * 86_400)
     with caplog.at_level(logging.WARNING):
         result = sync(config_for(fresh_emulator), state=state, streams=[STREAM])
-    after = a_moment_ago(30 * 86_400 - 5)
+    after = a_moment_ago(fresh_emulator, 30 * 86_400 - 5)
     assert deleted(result) == {("persons", 5)}
     [request] = recents_requests(fresh_emulator)
     assert v1(before - SECOND) <= request.query["since_timestamp"] <= v1(after)
@@ -237,33 +242,37 @@ def test_a_start_date_older_than_a_month_warns_that_the_first_run_reads_one_mont
     assert "keeps only one month" in warning
 
 
-def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(fresh_emulator, caplog):
-    # The emulator's generated changes are all older than a month: this window has none.
-    before = rfc3339(a_moment_ago(0))
-    first = sync(config_for(fresh_emulator, start_date="2024-01-01"), streams=[STREAM])
-    after = rfc3339(a_moment_ago(0))
-    assert deleted(first) == set()
-    mark = bookmark(first.final_state, STREAM)
-    assert before <= mark <= after
-    fresh_emulator.clear_log()
-    caplog.clear()
-    with caplog.at_level(logging.WARNING):
-        second = sync(
-            config_for(fresh_emulator, start_date="2024-01-01"),
-            state=first.final_state,
-            streams=[STREAM],
-        )
-    assert deleted(second) == set()
-    since = moment(mark) - LOOKBACK - SECOND
-    assert [r.query["since_timestamp"] for r in recents_requests(fresh_emulator)] == [v1(since)]
-    assert not [r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message]
+def test_the_bookmark_moves_to_the_reads_end_when_the_window_had_no_change(caplog):
+    # Pipedrive's clock two months after the generated changes: the month this window reads
+    # has none.
+    with Emulator(seed=11, scale=200, api_token=TOKEN, start=DATASET_NOW + 60 * DAY) as emu:
+        before = rfc3339(a_moment_ago(emu, 0))
+        first = sync(config_for(emu, start_date="2024-01-01"), streams=[STREAM])
+        after = rfc3339(a_moment_ago(emu, 0))
+        assert deleted(first) == set()
+        mark = bookmark(first.final_state, STREAM)
+        assert before <= mark <= after
+        emu.clear_log()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            second = sync(
+                config_for(emu, start_date="2024-01-01"),
+                state=first.final_state,
+                streams=[STREAM],
+            )
+        assert deleted(second) == set()
+        since = moment(mark) - LOOKBACK - SECOND
+        assert [r.query["since_timestamp"] for r in recents_requests(emu)] == [v1(since)]
+        assert not [
+            r for r in caplog.records if r.levelno >= logging.WARNING and STREAM in r.message
+        ]
 
 
 def test_without_state_or_start_date_the_read_starts_30_days_back(fresh_emulator, caplog):
-    before = a_moment_ago(30 * 86_400)
+    before = a_moment_ago(fresh_emulator, 30 * 86_400)
     with caplog.at_level(logging.WARNING):
         sync(config_for(fresh_emulator), streams=[STREAM])
-    after = a_moment_ago(30 * 86_400 - 5)
+    after = a_moment_ago(fresh_emulator, 30 * 86_400 - 5)
     [request] = recents_requests(fresh_emulator)
     assert v1(before - SECOND) <= request.query["since_timestamp"] <= v1(after)
     assert not any("may be missed" in m for m in caplog.messages)
@@ -273,7 +282,7 @@ def test_a_deletion_is_not_skipped_when_an_earlier_listed_record_is_updated_mid_
     fresh_emulator,
 ):
     # 520 changes, one a second; the 501st (the first of the second page) is a deletion.
-    start = a_moment_ago(900)
+    start = a_moment_ago(fresh_emulator, 900)
     activities = sorted(fresh_emulator.ids("activities"))
     for i in range(520):
         when = start + datetime.timedelta(seconds=i)
@@ -294,7 +303,7 @@ def test_a_deletion_is_not_skipped_when_an_earlier_listed_record_is_updated_mid_
 
 
 def test_deletions_over_several_pages_within_one_second_are_each_emitted_once(fresh_emulator):
-    when = a_moment_ago(9)
+    when = a_moment_ago(fresh_emulator, 9)
     activities = sorted(fresh_emulator.ids("activities"))
     fresh_emulator.delete("activities", activities[:700], when=when)
     fresh_emulator.delete("activities", activities[700:800], when=when + datetime.timedelta(0, 1))

@@ -52,7 +52,7 @@ def loads(postgres: Postgres, tmp_path_factory):
         tap = cli_files(workdir, emu, [*ENTITIES, "deleted_records"], deletion_sweep_days=0)
         state = load(tap, postgres.port, None, "first", schema=SCHEMA)
         before = rows(postgres)
-        now = datetime.datetime.now(UTC).replace(microsecond=0)
+        now = emu.now().replace(microsecond=0)
         # Deleted 45 days ago: beyond the month /v1/recents keeps, only a sweep finds them.
         old = {e: set(sorted(emu.ids(e))[:3]) for e in ENTITIES}
         for entity, ids in old.items():

@@ -645,17 +645,17 @@ def test_touch_moves_update_time_and_edits_a_field(fresh):
 
 
 def test_touch_without_a_time_uses_now_in_whole_seconds(fresh):
-    start = int(time.time())
+    start = int(fresh.now().timestamp())
     fresh.touch("persons", [1])
     person = next(p for p in fresh.records("persons") if p["id"] == 1)
     touched = datetime.datetime.strptime(person["update_time"], "%Y-%m-%dT%H:%M:%SZ")
-    assert start <= touched.replace(tzinfo=UTC).timestamp() <= time.time()
+    assert start <= touched.replace(tzinfo=UTC).timestamp() <= fresh.now().timestamp()
 
 
 def test_add_creates_records_added_and_updated_now(fresh):
-    start = stamp(datetime.datetime.now(UTC))
+    start = stamp(fresh.now())
     new = fresh.add("deals", 3)
-    end = stamp(datetime.datetime.now(UTC))
+    end = stamp(fresh.now())
     assert new == [61, 62, 63]
     added = [d for d in fresh.records("deals") if d["id"] in new]
     assert all(start <= d["add_time"] == d["update_time"] <= end for d in added)
@@ -758,7 +758,14 @@ def test_responses_conform_to_the_specs_200_schema(emu, route):
     validator = jsonschema.Draft7Validator(schema)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
     assert errors == []
-    records = body["data"]["goals"] if isinstance(body["data"], dict) else body["data"]
+    data = body["data"]
+    records = (
+        data["goals"]
+        if path.endswith("/goals/find")
+        else [data]
+        if route.template.endswith("/me")
+        else data
+    )
     assert records
     # The check has teeth: a record with a mistyped key field does not pass.
     key = next(k for k in ("id", "field_code", "key", "name", "object") if k in records[0])
@@ -1658,9 +1665,9 @@ def test_recents_deletions_conform_to_the_specs_200_schema(changed, openapi):
 
 
 def test_delete_without_a_time_records_now_in_whole_seconds(fresh):
-    start = datetime.datetime.now(UTC).replace(microsecond=0)
+    start = fresh.now().replace(microsecond=0)
     fresh.delete("products", [2])
-    end = datetime.datetime.now(UTC)
+    end = fresh.now()
     since = start.strftime("%Y-%m-%d %H:%M:%S")
     [entry] = recents(fresh, since_timestamp=since)["data"]
     deleted = datetime.datetime.strptime(entry["data"]["update_time"], "%Y-%m-%d %H:%M:%S")

@@ -4,9 +4,9 @@ The demo's two tap runs (a full sync, then an incremental one from its state) an
 target-pipedrive run are compared with files recorded under tests/golden/: every Singer message
 but `time_extracted`, the emulator's request log (method, path, sorted query, status), and for
 the target its writes, the items they left, its rejects file, summary lines and exit code.
-Values that depend on the wall clock (the run's `now`: window bounds, signposts, written times,
-ACTIVATE_VERSION's version) are replaced by placeholders; the emulator stamps the target's
-writes with a fixed time.
+Values that depend on a clock (the run's `now`: window bounds and signposts on the emulated
+Pipedrive's clock, ACTIVATE_VERSION's version on this machine's) are replaced by placeholders;
+the emulator stamps the target's writes with a fixed time.
 
 The request log is recorded at `max_concurrency: 1`: concurrent reads may split a backfill into
 time windows depending on how fast the emulator answers. The messages must be the same at the
@@ -31,7 +31,6 @@ import pytest
 
 from tests.conftest import TOKEN, config_for
 from tests.emulator import Emulator
-from tests.emulator import writes as emulator_writes
 from tests.singer_run import sync
 from tests.target_run import messages, run_cli, target_config
 
@@ -45,17 +44,21 @@ _SLACK_SECONDS = 5.0
 
 
 class Clock:
-    """The wall-clock span of the runs whose `now` is normalised away."""
+    """The span of runs whose `now` is normalised away: by this machine's clock (ACTIVATE_VERSION's
+    version), and by the emulated Pipedrive's, if given (the tap's window bounds follow it)."""
 
-    def __init__(self) -> None:
-        self.start = time.time()
-        self.end = self.start
+    def __init__(self, emu: Emulator | None = None) -> None:
+        self.clocks = [time.time] + ([] if emu is None else [lambda: emu.now().timestamp()])
+        self.spans = [[clock(), clock()] for clock in self.clocks]
 
     def stop(self) -> None:
-        self.end = time.time()
+        for span, clock in zip(self.spans, self.clocks, strict=True):
+            span[1] = clock()
 
     def covers(self, seconds: float) -> bool:
-        return self.start - _SLACK_SECONDS <= seconds <= self.end + _SLACK_SECONDS
+        return any(
+            start - _SLACK_SECONDS <= seconds <= end + _SLACK_SECONDS for start, end in self.spans
+        )
 
 
 def normalise(value: t.Any, clock: Clock) -> t.Any:
@@ -124,7 +127,7 @@ def tap_runs(
     emu: Emulator, **settings: t.Any
 ) -> tuple[list[dict[str, t.Any]], list[dict[str, t.Any]], list[list[t.Any]], list[str]]:
     """The full sync's and the incremental sync's messages, the requests, the run totals."""
-    clock = Clock()
+    clock = Clock(emu)
     config = config_for(emu, **settings)
     summary = _Lines(r"Run spent ")
     logger = logging.getLogger("tap-pipedrive")
@@ -186,7 +189,7 @@ def test_concurrent_reads_write_the_recorded_messages(demo_emulator):
 
 
 #: The time the emulator gives the target's writes: 2026-07-01T00:00:00Z.
-WRITE_CLOCK_NS = 1_782_864_000 * 10**9
+WRITE_CLOCK = datetime.datetime(2026, 7, 1, tzinfo=datetime.timezone.utc)
 #: One target run touching each way a record can go: created, matched and updated, matched and
 #: unchanged, updated by id, deleted, skipped, rejected by Pipedrive and by the target itself.
 TARGET_STREAMS = {
@@ -233,8 +236,7 @@ def target_input(emu: Emulator) -> list[dict[str, t.Any]]:
 
 def test_a_target_run_writes_rejects_and_sums_up_as_recorded(tmp_path, monkeypatch):
     # The emulator stamps written items with a fixed `now` (its clock, not the target's).
-    monkeypatch.setattr(emulator_writes, "clock", lambda: WRITE_CLOCK_NS)
-    with Emulator(seed=5, scale=40, api_token=TOKEN) as emu:
+    with Emulator(seed=5, scale=40, api_token=TOKEN, now=WRITE_CLOCK) as emu:
         stdin = target_input(emu)
         before = {e: emu.all_ids(e) for e in ("persons", "organizations", "deals", "notes")}
         # Items created by the run, or written to by id (the last part of a write's path).

@@ -264,7 +264,7 @@ def test_a_deal_read_again_resends_its_last_stay_with_left_at_once_it_ends(fresh
     before = {d: emitted_stays(first, d)[-1] for d in (moved, won)}
     assert before[moved][4] is None
     assert before[won][4] is None
-    at = a_moment_ago(30)
+    at = a_moment_ago(fresh_emulator, 30)
     stage = records[moved]["stage_id"] % 15 + 1  # the next stage id: another pipeline from 5, 10
     with fresh_emulator.data.lock:
         fresh_emulator.data.stage_moves.move(moved, stage, int(at.timestamp()))
@@ -291,7 +291,7 @@ def test_a_deleted_deals_last_stay_ends_at_its_deletion(fresh_emulator):
         and not records[d]["is_archived"]
     )  # fmt: skip
     last = emitted_stays(first, deal_id)[-1]
-    at = a_moment_ago(30)
+    at = a_moment_ago(fresh_emulator, 30)
     fresh_emulator.delete("deals", [deal_id], when=at)
     fresh_emulator.clear_log()
     second = sync(
@@ -310,13 +310,13 @@ def test_after_a_change_the_next_runs_read_only_the_new_changes(fresh_emulator):
     newest = max(p["update_time"] for p in fresh_emulator.records("persons"))
     at_boundary = {p["id"] for p in fresh_emulator.records("persons") if p["update_time"] == newest}
     one, two = persons[0], persons[1]
-    fresh_emulator.touch("persons", [one], when=a_moment_ago(60))
+    fresh_emulator.touch("persons", [one], when=a_moment_ago(fresh_emulator, 60))
     fresh_emulator.clear_log()
     second = sync(config, state=first.final_state, streams=[stream])
     assert sorted(changelog_calls(fresh_emulator, "persons")) == sorted({one} | at_boundary)
     touch_one = (one, *_newest_change(fresh_emulator, one))
     assert touch_one in emitted_changes(second, stream)
-    fresh_emulator.touch("persons", [two], when=a_moment_ago(30))
+    fresh_emulator.touch("persons", [two], when=a_moment_ago(fresh_emulator, 30))
     fresh_emulator.clear_log()
     third = sync(config, state=second.final_state, streams=[stream])
     # `one` shares the bookmark's second: read again, with the change of the previous window.

@@ -132,7 +132,7 @@ def test_meltano_run_twice_keeps_the_state(project, tmp_path):
             assert moment(bookmarks[stream]["replication_key_value"]) == moment(newest[stream])
 
         # Some persons change (a few seconds ago, so before run 2 starts), older ones included.
-        when = a_moment_ago()
+        when = a_moment_ago(emu)
         touched = set(sorted(emu.ids("persons"))[::15])
         assert touched - ids(first["persons"]) or not start_date  # some from before start_date
         emu.touch("persons", touched, when=when)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN, config_for, moment, unavailable
+from tests.conftest import TOKEN, a_moment_ago, config_for, moment, unavailable
 from tests.emulator import Emulator
 from tests.expected import changes, expected_ids
 from tests.meltano_project import meltano, meltano_env, meltano_project
@@ -216,7 +216,7 @@ def loads(server: Postgres, tmp_path_factory) -> t.Iterator[Loads]:
 
         # Changes for the incremental load, a few seconds in the past so that the second
         # load's upper bound (its start) includes them; and a user deleted.
-        when = datetime.datetime.now(UTC).replace(microsecond=0) - datetime.timedelta(seconds=5)
+        when = a_moment_ago(emu)
         touched = {s: set(sorted(emu.all_ids(s))[::7]) for s in INCREMENTAL}
         added = set(emu.add("persons", 3))
         touched["persons"] |= added

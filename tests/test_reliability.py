@@ -208,17 +208,19 @@ def test_a_malformed_watermark_stops_the_run_before_any_output(emulator, tmp_pat
     assert "deals_updated_since.live" in line
 
 
-def test_a_future_bookmark_warns_and_is_not_written_back(emulator, tmp_path):
+def test_a_future_bookmark_warns_and_is_not_written_back(tmp_path):
     future = {"replication_key": "update_time", "replication_key_value": "2999-01-01T00:00:00Z"}
     state = {"bookmarks": {"persons": future}}
-    result = run_cli(*cli_files(tmp_path, emulator, ["persons"], state=state))
+    # Pipedrive's clock stands at 2026-07-01T00:00:00Z (DATASET_NOW) during the run.
+    with Emulator(seed=2, scale=50, api_token=TOKEN, now=DATASET_NOW) as emu:
+        result = run_cli(*cli_files(tmp_path, emu, ["persons"], state=state))
     stderr = result.stderr.decode()
     assert result.returncode == 0, stderr[-2000:]
     assert "stream 'persons'" in stderr
     assert "in the future" in stderr
     bookmark = states(parse_messages(result.stdout))[-1]["bookmarks"]["persons"]
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert bookmark["replication_key_value"] <= now
+    # Brought back to Pipedrive's clock, not this machine's.
+    assert bookmark["replication_key_value"] == "2026-07-01T00:00:00Z"
 
 
 # Interrupted runs are not successes

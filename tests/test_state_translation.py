@@ -7,13 +7,12 @@ and literal results (the legacy shapes are those of the singer-io tap-pipedrive 
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 import pytest
 
 from pipedrive_api.errors import ConfigError
-from tap_pipedrive.state import check_state, prepare_state
+from tap_pipedrive.state import bring_back_future, check_state, prepare_state
 
 A = "2024-05-01T10:00:00Z"
 B = "2024-06-02T11:30:00Z"
@@ -325,7 +324,7 @@ def test_check_state_brings_every_timestamp_to_rfc3339_utc():
             },
         }
     }
-    check_state(state, LOGGER)
+    check_state(state)
     assert state == {
         "bookmarks": {
             "persons": {"replication_key_value": A, "custom_fields_absent_since": A},
@@ -342,22 +341,22 @@ def test_check_state_brings_every_timestamp_to_rfc3339_utc():
 
 def test_check_state_leaves_null_bookmarks_and_no_bookmarks_alone():
     state = {"bookmarks": {"persons": {"replication_key_value": None}}}
-    check_state(state, LOGGER)
+    check_state(state)
     assert state == {"bookmarks": {"persons": {"replication_key_value": None}}}
     empty: dict = {"bookmarks": None}
-    check_state(empty, LOGGER)
+    check_state(empty)
     assert empty == {"bookmarks": None}
 
 
 def test_check_state_refuses_a_stream_state_that_is_no_object():
     with pytest.raises(ConfigError) as raised:
-        check_state({"bookmarks": {"persons": "x"}}, LOGGER)
+        check_state({"bookmarks": {"persons": "x"}})
     assert str(raised.value) == "The state of stream 'persons' is not a JSON object."
 
 
 def test_check_state_names_the_watermark_that_is_no_timestamp():
     with pytest.raises(ConfigError) as raised:
-        check_state({"bookmarks": {"dealflow": {"changes_since": {"live": "x"}}}}, LOGGER)
+        check_state({"bookmarks": {"dealflow": {"changes_since": {"live": "x"}}}})
     assert str(raised.value) == (
         f"The state of stream 'dealflow' has a `changes_since.live` that is not a timestamp: "
         f"'x'. {FIX}"
@@ -366,12 +365,45 @@ def test_check_state_names_the_watermark_that_is_no_timestamp():
 
 def test_a_bookmark_in_the_future_is_brought_back_to_now_with_a_warning(caplog):
     state = {"bookmarks": {"persons": {"replication_key_value": "2999-01-01T00:00:00Z"}}}
-    before = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     with caplog.at_level(logging.WARNING):
-        check_state(state, LOGGER)
-    after = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert before <= state["bookmarks"]["persons"]["replication_key_value"] <= after
+        bring_back_future(state, "2026-07-01T00:00:00Z", LOGGER)
+    assert state["bookmarks"]["persons"]["replication_key_value"] == "2026-07-01T00:00:00Z"
     assert logged(caplog) == [
         "The state of stream 'persons' has a `replication_key_value` in the future "
         "(2999-01-01T00:00:00Z): reading from now on instead, so that the stream does not stall."
     ]
+
+
+def test_every_future_timestamp_of_a_state_comes_back_to_now_and_the_rest_stays():
+    now, past, future = "2026-07-01T00:00:00Z", "2026-06-30T23:59:59Z", "2026-07-01T00:00:01Z"
+    state = {
+        "bookmarks": {
+            "deals": {
+                "partitions": [
+                    {"context": {"is_archived": False}, "replication_key_value": future,
+                     "starting_replication_value": future},
+                    {"context": {"is_archived": True}, "replication_key_value": past,
+                     "starting_replication_value": past},
+                ],
+            },
+            "dealflow": {"changes_since": {"live": future, "archived": now}},
+            "persons": {"replication_key_value": now, "custom_fields_absent_since": future,
+                        "starting_replication_value": future},
+        }
+    }  # fmt: skip
+    bring_back_future(state, now, LOGGER)
+    assert state == {
+        "bookmarks": {
+            "deals": {
+                "partitions": [
+                    {"context": {"is_archived": False}, "replication_key_value": now,
+                     "starting_replication_value": now},
+                    {"context": {"is_archived": True}, "replication_key_value": past,
+                     "starting_replication_value": past},
+                ],
+            },
+            "dealflow": {"changes_since": {"live": now, "archived": now}},
+            "persons": {"replication_key_value": now, "custom_fields_absent_since": now,
+                        "starting_replication_value": now},
+        }
+    }  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 
@@ -11,7 +10,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import Stream
 
 from tap_pipedrive.client import PipedriveStream
-from tests.conftest import TOKEN, config_for
+from tests.conftest import TOKEN, a_moment_ago, config_for
 from tests.expected import expected_ids
 from tests.singer_run import SyncResult, bookmarks, discover, select, sync
 from tests.streams import BY_DEFAULT, LISTED_INCREMENTAL
@@ -129,7 +128,7 @@ def test_rerun_emits_records_updated_between_runs(fresh_emulator, stream):
     first = sync(config_for(fresh_emulator), streams=[stream])
     touched = set(sorted(fresh_emulator.ids(entity))[:7])
     # A second in the past: a record updated in the very second a run starts belongs to the next.
-    moment = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=5)
+    moment = a_moment_ago(fresh_emulator)
     fresh_emulator.touch(entity, touched, when=moment)
     second = sync(config_for(fresh_emulator), state=first.final_state, streams=[stream])
     assert second.ids(stream) == touched | bookmark_second(first, stream)

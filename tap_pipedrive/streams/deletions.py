@@ -106,7 +106,7 @@ class DeletedRecordsStream(V1Stream):
 
         Without either, 30 days back.
         """
-        floor = format_instant(datetime.datetime.now(datetime.timezone.utc) - HISTORY)
+        floor = format_instant(instant(self.upper_bound) - HISTORY)  # Pipedrive's month
         bookmark = super().starting_bookmark(context)
         has_state = bool(self.get_context_state(context).get("replication_key_value"))
         if bookmark is not None and bookmark < floor:
@@ -202,7 +202,7 @@ class DeletedRecordsStream(V1Stream):
         before anything is retired or any state changes: a sweep the budget or a failure stops
         retires nothing, and the next run sweeps again.
         """
-        started = sweep.now_text()
+        started = self.client.now()
         if not sweep.due(self.config, state.get("last_sweep"), instant(started)):
             return {}
         streams = [

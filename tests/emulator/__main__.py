@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         refresh_token=args.refresh_token,
         access_token_ttl=args.access_token_ttl,
         rotate_refresh_tokens=args.rotate_refresh_tokens,
+        # The demo's runs are separate processes, each with an emulator of its own: its
+        # Pipedrive's clock is this machine's, so that one run's state suits the next one's.
+        start=None,
     ).start()
     print(f"READY {emulator.url}", flush=True)
     try:

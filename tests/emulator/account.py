@@ -16,6 +16,10 @@ def hex_id(salt: int, number: int, length: int = 32) -> str:
     return f"{mix(salt, number):016x}{mix(~salt, number):016x}"[:length]
 
 
+#: The emulated company's id (call logs carry it; `/v1/users/me` answers it).
+COMPANY_ID = 6_660_666
+
+
 class ActivityTypes(Table):
     """Activity types: the six built-in ones and two custom ones (one inactive)."""
 
@@ -255,7 +259,7 @@ class CallLogs(Table):
             "lead_id": None,
             "note": pick(rng, NOTE_PHRASES) if rng.random() < 0.4 else None,
             "has_recording": rng.random() < 0.2,
-            "company_id": 6_660_666,
+            "company_id": COMPANY_ID,
         }
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -85,9 +86,8 @@ class Dataset:
         self.seed = seed
         self.scale = scale
         self.lock = threading.RLock()
-        #: The time of a write in nanoseconds since the epoch: an emulator with a fixed clock
-        #: sets it; None leaves it to `writes.clock` (this machine's).
-        self.clock_ns: Callable[[], int] | None = None
+        #: The time of a write in nanoseconds since the epoch: the emulator sets its clock.
+        self.clock_ns: Callable[[], int] = time.time_ns
         self.fields = FieldCatalog.generate(random.Random(f"{seed}:fields"))
         self._custom = {entity: self.fields.custom(entity) for entity in self.fields.v2}
         self.users = Users(self, 12)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tests.emulator.account import Filters, PermissionSets
+from tests.emulator.account import COMPANY_ID, Filters, PermissionSets
 from tests.emulator.data import NULL, Table, v1_time
 from tests.emulator.dataset import FIELD_ENTITIES, Dataset
 from tests.emulator.fields import namespaces
@@ -814,6 +814,18 @@ _PROJECT_FILTERS: Mapping[str, FilterFactory] = {
     "status": statuses(Projects.STATUSES), "phase_id": equals, **_LINKS,
 }  # fmt: skip
 
+
+def current_user(data: Dataset, request: Request) -> dict[str, Any]:
+    """`GET /v1/users/me`: the token's owner (user 1, `is_you`), with its company."""
+    me = data.users.record(data.user_ids[0])
+    company = {
+        "company_id": COMPANY_ID, "company_name": "Acme", "company_domain": "acme",
+        "company_country": "EE", "company_industry": "Software",
+        "language": {"language_code": "en", "country_code": "US"},
+    }  # fmt: skip
+    return {"success": True, "data": {**me, **company}}
+
+
 #: Every emulated operation. Filters name the query parameters honoured beyond the common
 #: ones (`ids`, `updated_since`/`updated_until`, sorting, paging), where the spec lists them.
 ROUTES: tuple[Route, ...] = (
@@ -830,6 +842,7 @@ ROUTES: tuple[Route, ...] = (
     *(Route("v2", f"/{name}", V2Fields(name)) for name in FIELD_ENTITIES),
     Route("v1", "/notes", V1List("notes", {"user_id": equals, **_LINKS})),
     Route("v1", "/users", V1List("users", paginated=False)),
+    Route("v1", "/users/me", current_user),
     Route("v1", "/currencies", V1List(
         "currencies", {"term": text_search("code", "name")}, paginated=False,
     )),

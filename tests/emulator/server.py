@@ -41,7 +41,8 @@ from tests.emulator.oauth import TOKEN_PATH, OAuthServer, bearer
 from tests.emulator.per_parent import PER_PARENT_ROUTES
 from tests.emulator.writes import ROW_KEYS, WRITE_ROUTES
 
-#: A fixed "now" for `Emulator(now=...)`: the first second after the dataset's range.
+#: The first second after the dataset's range: where an emulator's clock starts by default
+#: (`Emulator(start=...)`), or stands (`Emulator(now=...)`).
 DATASET_NOW = datetime.datetime.fromtimestamp(END, datetime.timezone.utc)
 
 #: How long a "hold" fault holds at most, unreleased: a client that never gives up then fails
@@ -170,22 +171,25 @@ class Emulator:
         refresh_token: str | None = None,
         access_token_ttl: int = 3599,
         rotate_refresh_tokens: bool = False,
-        clock_offset: float = 0.0,
+        start: datetime.datetime | None = DATASET_NOW,
         now: datetime.datetime | None = None,
     ) -> None:
         self.api_token = api_token
-        #: Seconds the emulated Pipedrive's clock is ahead of this machine's (negative: behind),
-        #: as its `Date` header shows.
-        self.clock_offset = clock_offset
-        #: With `now`, the emulated Pipedrive's clock is that fixed instant (UTC), moved only by
-        #: `advance`: its `Date` header, write times and the default time of `touch`, `add`,
-        #: `delete`... no longer depend on this machine's clock or on how long a run takes.
+        #: The emulated Pipedrive's clock (its `Date` header, write times, the default time of
+        #: `touch`, `add`, `delete`...) starts at `start` (UTC) and runs as this machine's
+        #: does, so no test depends on today's date; `start=None`: this machine's clock (the
+        #: demo, whose runs are separate processes). With `now`, it stands at that instant and
+        #: moves only by `advance`: nor does a test then depend on how long a run takes.
         self._fixed_now = None if now is None else _utc(now)
+        self._offset = (
+            datetime.timedelta(0)
+            if start is None
+            else _utc(start) - datetime.datetime.now(datetime.timezone.utc)
+        )
         self.latency = latency
         self.verbose = verbose
         self.data = Dataset(seed, scale)
-        if self._fixed_now is not None:
-            self.data.clock_ns = lambda: _ticks(self.now(), 10**9)
+        self.data.clock_ns = lambda: _ticks(self.now(), 10**9)
         self.router = Router(
             spec.load(), (*ROUTES, *ITEM_ROUTES, *PER_PARENT_ROUTES, *HISTORY_ROUTES, *WRITE_ROUTES)
         )
@@ -336,12 +340,11 @@ class Emulator:
                 raise ValueError(error.body["error"]) from None
 
     def now(self) -> datetime.datetime:
-        """The emulated Pipedrive's clock, UTC: the fixed `now` (as advanced), else this
-        machine's, shifted by `clock_offset`."""
+        """The emulated Pipedrive's clock, UTC: the fixed `now` (as advanced), else the running
+        clock from `start`."""
         if self._fixed_now is not None:
             return self._fixed_now
-        offset = datetime.timedelta(seconds=self.clock_offset)
-        return datetime.datetime.now(datetime.timezone.utc) + offset
+        return datetime.datetime.now(datetime.timezone.utc) + self._offset
 
     def advance(self, seconds: float) -> datetime.datetime:
         """Move a fixed clock (`Emulator(now=...)`) forward; return the new now."""
@@ -350,9 +353,9 @@ class Emulator:
         self._fixed_now += datetime.timedelta(seconds=seconds)
         return self._fixed_now
 
-    def _when(self, when: datetime.datetime | None) -> datetime.datetime | None:
-        """`when`, else a fixed clock's now (None: `_ticks` reads this machine's clock)."""
-        return when if when is not None else self._fixed_now
+    def _when(self, when: datetime.datetime | None) -> datetime.datetime:
+        """`when`, else the emulated Pipedrive's now."""
+        return when if when is not None else self.now()
 
     def all_ids(self, entity: str) -> set[Any]:
         """Return the id of every record of an entity: deleted deals and archived ones too."""

@@ -19,8 +19,7 @@ import copy
 import datetime
 import functools
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,12 +75,9 @@ def _invalid(message: str) -> ApiError:
     return ApiError(400, f"Validation failed: {message}", code="ERR_SCHEMA_VALIDATION_FAILED")
 
 
-#: The time of a write, in nanoseconds since the epoch (a test may pin it in the past).
-clock: Callable[[], int] = time.time_ns
-
-
 def _now(data: Dataset, table: Table) -> int:
-    return (data.clock_ns or clock)() * table.unit // 1_000_000_000
+    """The time of a write, in the table's unit: the emulated Pipedrive's clock."""
+    return data.clock_ns() * table.unit // 1_000_000_000
 
 
 def _body_schema(operation: Operation) -> tuple[dict[str, Any], frozenset[str]]:
