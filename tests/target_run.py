@@ -12,6 +12,7 @@ import typing as t
 from target_pipedrive.target import TargetPipedrive
 from tests.conftest import TOKEN
 from tests.emulator import Emulator
+from tests.meltano_project import outside_env
 from tests.singer_run import json_file
 
 #: The HTTP methods that write.
@@ -70,6 +71,7 @@ def run_cli_text(
         text=True,
         timeout=120,
         check=False,
+        env=outside_env(),
     )
 
 
