@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import random
 import threading
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -103,7 +103,7 @@ class Dataset:
         )
         self._custom_rows: dict[str, list[tuple[dict[str, Any], tuple[str, ...]]]] = {}
         self._encoded: dict[tuple[str, int, frozenset[str]], msgspec.Raw] = {}
-        self._memo: dict[Hashable, Any] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}
         self._cached_generation = -1
         self.currencies = Currencies(self, len(Currencies.LIST))
         self.pipelines = Pipelines(self, 3)
@@ -225,7 +225,7 @@ class Dataset:
             found.append(raw)
         return found
 
-    def memo(self, key: Hashable, build: Callable[[], Any]) -> Any:
+    def memo(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         """Return `build()`, kept under `key` until any table changes.
 
         For answers that scan whole tables (`/recents`): paging through them would otherwise
