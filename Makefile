@@ -17,6 +17,8 @@ MELTANO_OFFLINE := MELTANO_SEND_ANONYMOUS_USAGE_STATS=false MELTANO_DISABLE_TRAC
 # core), in random order (pytest-randomly: the header says `Using --randomly-seed=N`). loadfile
 # runs each test file on one worker, its tests one after the other: a module-scoped fixture (a
 # sync, a PostgreSQL server) is built once, and no other file's test runs in its midst.
+# Files go out in collection order (--no-loadscope-reorder, not most tests first): the longest
+# first (tests/conftest.py, LONGEST_FILES), so that the two workers end together.
 TEST_WORKERS ?= 2
 
 .PHONY: demo test install lint meltano target-postgres postgres mutation
@@ -84,7 +86,7 @@ demo: install $(TARGET_JSONL)
 test: install $(TARGET_JSONL) $(TARGET_POSTGRES) meltano postgres
 	$(VENV)/bin/ruff check
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Mutation testing of the pure modules ([tool.mutmut] in pyproject.toml), module by module with
 # one worker, printing each module's score. Not part of `make test` nor CI: it takes minutes.

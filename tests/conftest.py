@@ -153,3 +153,22 @@ def oauth_emulator(seed: int = 6, scale: int = 1500, **options: t.Any) -> Emulat
 def oauth_config(emu: Emulator) -> dict[str, t.Any]:
     """An OAuth tap config against `oauth_emulator`'s token endpoint."""
     return {**OAUTH, "oauth_url": f"{emu.url}/oauth/token"}
+
+
+#: The test files that take longest (runs through Meltano or PostgreSQL, every deal's flow,
+#: 200k persons), longest first. Under `--dist loadfile` one worker runs a whole file, and
+#: xdist hands files out in collection order (`--no-loadscope-reorder`): these go first and the
+#: short files fill in after them, so that no worker is left running a long file alone at the end.
+LONGEST_FILES = (
+    "test_deal_children.py", "test_meltano.py", "test_postgres.py", "test_warehouse.py",
+    "test_deletion_sweep.py", "test_deal_extras.py", "test_faults.py", "test_sync.py",
+    "test_golden.py", "test_history.py", "test_state_files.py", "test_custom_streams.py",
+    "test_target_safety.py", "test_emulator.py", "test_target_links.py",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put LONGEST_FILES first; a stable sort keeps pytest-randomly's order (the seed's) within
+    each file and among the other files."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

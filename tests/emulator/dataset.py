@@ -103,7 +103,8 @@ class Dataset:
         )
         self._custom_rows: dict[str, list[tuple[dict[str, Any], tuple[str, ...]]]] = {}
         self._encoded: dict[tuple[str, int, frozenset[str]], msgspec.Raw] = {}
-        self._encoded_generation = -1
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._cached_generation = -1
         self.currencies = Currencies(self, len(Currencies.LIST))
         self.pipelines = Pipelines(self, 3)
         self.stages = Stages(self, 15)
@@ -214,10 +215,7 @@ class Dataset:
         most of a page's serving time, and the benchmark's floor must measure the client, not
         the emulator.
         """
-        generation = sum(t.version for t in self.tables.values())
-        if generation != self._encoded_generation:
-            self._encoded.clear()
-            self._encoded_generation = generation
+        self._drop_stale_caches()
         cache, encode, found = self._encoded, msgspec.json.encode, []
         for record_id in ids:
             key = (table.entity, record_id, include)
@@ -226,6 +224,25 @@ class Dataset:
                 raw = cache[key] = msgspec.Raw(encode(table.record(record_id, include)))
             found.append(raw)
         return found
+
+    def memo(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """Return `build()`, kept under `key` until any table changes.
+
+        For answers that scan whole tables (`/recents`): paging through them would otherwise
+        scan and sort again for every page. Callers must not change what they get.
+        """
+        self._drop_stale_caches()
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def _drop_stale_caches(self) -> None:
+        """Forget encoded records and memos once any table has changed since they were made."""
+        generation = sum(t.version for t in self.tables.values())
+        if generation != self._cached_generation:
+            self._encoded.clear()
+            self._memo.clear()
+            self._cached_generation = generation
 
     def records(self, entity: str) -> list[dict[str, Any]]:
         """Return every existing record of an entity (deleted and archived ones included)."""

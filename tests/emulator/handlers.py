@@ -743,18 +743,9 @@ class RecentsList:
         since = parse_v1_instant(raw, "since_timestamp")
         kinds = request.listed("items") or list(RECENT_ITEMS)
         start, limit = v1_window(request, spec_max_limit(request.operation))
-        changes: list[tuple[int, str, int, bool]] = []
-        for kind in sorted(set(kinds) & set(RECENT_ITEMS)):
-            table = data.table(RECENT_ITEMS[kind])
-            keys = table.index("update_time")
-            first = bisect_left(keys, (since * table.unit,))
-            changes += [(tick // table.unit, kind, rid, False) for tick, rid in keys[first:]]
-            changes += [
-                (tick // table.unit, kind, rid, True)
-                for rid, tick in table.removed.items()
-                if tick // table.unit >= since
-            ]
-        changes.sort()
+        types = tuple(sorted(set(kinds) & set(RECENT_ITEMS)))
+        # The whole list once per state of the data, not once per page.
+        changes = data.memo(("recents", since, types), lambda: self._changes(data, since, types))
         page = changes[start : start + limit]
         return {
             "success": True,
@@ -769,6 +760,25 @@ class RecentsList:
                 },
             },
         }
+
+    @staticmethod
+    def _changes(
+        data: Dataset, since: int, types: tuple[str, ...]
+    ) -> list[tuple[int, str, int, bool]]:
+        """Every change since `since` of the item types, in list order."""
+        changes: list[tuple[int, str, int, bool]] = []
+        for kind in types:
+            table = data.table(RECENT_ITEMS[kind])
+            keys = table.index("update_time")
+            first = bisect_left(keys, (since * table.unit,))
+            changes += [(tick // table.unit, kind, rid, False) for tick, rid in keys[first:]]
+            changes += [
+                (tick // table.unit, kind, rid, True)
+                for rid, tick in table.removed.items()
+                if tick // table.unit >= since
+            ]
+        changes.sort()
+        return changes
 
     @staticmethod
     def _entry(data: Dataset, second: int, kind: str, rid: int, deleted: bool) -> dict[str, Any]:

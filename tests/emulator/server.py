@@ -229,9 +229,10 @@ class Emulator:
         server = _Server(self._address, _Handler)
         server.emulator = self
         self._server = server
+        # `stop` waits for the loop's next poll: tests start and stop hundreds of emulators.
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="pipedrive-emulator",
             daemon=True,
         )
