@@ -105,8 +105,9 @@ class PipedriveClient:
         hours would cut every window short (no bookmark passes it), and one ahead would read
         Pipedrive's future: changes stamped during the read, which the window leaves to the
         next run. The latest answer's `Date` is at most a moment behind Pipedrive's now: a
-        window ends a little earlier, never later. Before Pipedrive's first answer, this
-        machine's clock is all there is.
+        window ends a little earlier, never later. Without any answer's `Date` (the tap's
+        streams ask for one first: `PipedriveStream.pipedrive_now`), this machine's clock is
+        all there is.
         """
         return self.server_time or format_instant(datetime.datetime.now(datetime.timezone.utc))
 
