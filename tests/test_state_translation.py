@@ -374,7 +374,7 @@ def test_a_bookmark_in_the_future_is_brought_back_to_now_with_a_warning(caplog):
     ]
 
 
-def test_every_future_timestamp_of_a_state_comes_back_to_now_and_the_rest_stays():
+def test_every_future_timestamp_of_a_state_comes_back_to_now_and_the_rest_stays(caplog):
     now, past, future = "2026-07-01T00:00:00Z", "2026-06-30T23:59:59Z", "2026-07-01T00:00:01Z"
     state = {
         "bookmarks": {
@@ -391,7 +391,18 @@ def test_every_future_timestamp_of_a_state_comes_back_to_now_and_the_rest_stays(
                         "starting_replication_value": future},
         }
     }  # fmt: skip
-    bring_back_future(state, now, LOGGER)
+    with caplog.at_level(logging.WARNING):
+        bring_back_future(state, now, LOGGER)
+    # One warning per timestamp after now; none for one at now.
+    assert logged(caplog) == [
+        f"The state of stream '{stream}' has a `{label}` in the future ({future}): reading from "
+        "now on instead, so that the stream does not stall."
+        for stream, label in (
+            ("deals", "replication_key_value"),
+            ("dealflow", "changes_since.live"),
+            ("persons", "custom_fields_absent_since"),
+        )
+    ]
     assert state == {
         "bookmarks": {
             "deals": {
