@@ -183,19 +183,19 @@ class PipedriveStream(ColumnsStream):
             if self._schema_error is not None:
                 raise self._schema_error
             self._warn_of_new_custom_fields()
-            # One window per run, for every partition (a full-table read has none): frozen
-            # before the bookmark is read, which may be brought back to it.
-            if self.replication_key and not hasattr(self, "upper_bound"):
-                self.upper_bound = self.pipedrive_now()
-                self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
+            self.lower_bound = None
             if self.replication_key:
+                # One window per run, for every partition (a full-table read has none): frozen
+                # before the bookmark is read, which may be brought back to it.
+                if not hasattr(self, "upper_bound"):
+                    self.upper_bound = self.pipedrive_now()
+                    self._tap.check_future(self.upper_bound)  # type: ignore[attr-defined]
                 # The SDK's cap on an unsorted read's bookmark (`get_replication_key_signpost`),
                 # where its `sync` would have written it: in the state of the sync's context.
                 synced = dict(self.context) if self.context else None
                 self._write_replication_key_signpost(synced, self.upper_bound)
-            self.lower_bound = self.starting_bookmark(context) if self.replication_key else None
-            if self.replication_key:
-                self.lower_bound = self._custom_fields_backfill(context, self.lower_bound)
+                bookmark = self.starting_bookmark(context)
+                self.lower_bound = self._custom_fields_backfill(context, bookmark)
             yield from self.read(context)
             if self.swept:
                 # One chunk of ids sent in this read's last STATE, not one per page.

@@ -84,9 +84,10 @@ class Writer:
         try:
             response = self.client.transmit(prepared.copy())
         except requests.exceptions.RequestException as error:
-            if outcome_unknown(error):
-                lost.append(error)
-            if recover is not None and outcome_unknown(error):
+            if not outcome_unknown(error):
+                raise
+            lost.append(error)
+            if recover is not None:
                 try:
                     found = recover()
                 except Exception as lookup:

@@ -376,7 +376,7 @@ class Emulator:
         """Create n records added and updated now; return their ids."""
         with self.data.lock:
             table = self.data.table(entity)
-            return [table.public_id(i) for i in table.add(n, _ticks(self._when(None), table.unit))]
+            return [table.public_id(i) for i in table.add(n, _ticks(self.now(), table.unit))]
 
     def duplicate(self, entity: str, item_id: Any, n: int = 1, **changes: Any) -> list[Any]:
         """Create n copies of an item (its name, emails... as it shows them; `changes` set
@@ -384,7 +384,7 @@ class Emulator:
         with self.data.lock:
             table = self.data.table(entity)
             source = table.record(table.row_id(item_id))
-            rows = table.add(n, _ticks(self._when(None), table.unit))
+            rows = table.add(n, _ticks(self.now(), table.unit))
             for row in rows:
                 copied = {k: v for k, v in source.items() if k not in ROW_KEYS}
                 table.written[row] = {**copy.deepcopy(copied), **changes}
@@ -621,10 +621,8 @@ class Emulator:
             return 500, error_body("Internal server error (emulator bug)"), 0
 
 
-def _ticks(when: datetime.datetime | None, unit: int) -> int:
-    """Return `when` (default now) as whole ticks of 1/unit second since the epoch (floor)."""
-    if when is None:
-        return time.time_ns() * unit // 1_000_000_000
+def _ticks(when: datetime.datetime, unit: int) -> int:
+    """Return `when` as whole ticks of 1/unit second since the epoch (floor)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     micros = (when - _EPOCH) // datetime.timedelta(microseconds=1)
